@@ -6,50 +6,47 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
+	"github.com/kubedelta/kubedelta/internal/cli/rbaccmd"
 )
 
-// Streams are the standard streams a command reads and writes.
-type Streams struct {
-	In  io.Reader
-	Out io.Writer
-	Err io.Writer
-}
+// Streams are the standard streams; see iostreams.Streams.
+type Streams = iostreams.Streams
 
-// ExitError carries a process exit code without printing anything more,
-// e.g. `rbac can-i` answering "no" exits 1.
-type ExitError struct {
-	Code int
-}
-
-func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
-
-// ExitCode maps an error returned by Run to a process exit code: 0 for nil,
-// the carried code for an ExitError, 2 for anything else.
-func ExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *ExitError
-	if errors.As(err, &ee) {
-		return ee.Code
-	}
-	return 2
-}
+// ExitCode maps an error returned by Run to a process exit code.
+func ExitCode(err error) int { return iostreams.ExitCode(err) }
 
 // Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
 var Version = ""
 
-// Run executes kubedelta with args (without the program name).
+// Run executes kubedelta with args (without the program name). Errors are
+// printed to s.Err, except an ExitError, which only carries a code.
 func Run(ctx context.Context, args []string, s Streams) error {
+	verbose := false
+	for _, a := range args {
+		if a == "-v" || a == "--verbose" {
+			verbose = true
+		}
+		if a == "--" {
+			break
+		}
+	}
+	if s.Logger == nil && s.Err != nil {
+		level := slog.LevelWarn
+		if verbose {
+			level = slog.LevelDebug
+		}
+		s.Logger = slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
+	}
+	s = s.WithDefaults()
 	root := NewRootCommand(s)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	var ee *ExitError
+	var ee *iostreams.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		fmt.Fprintf(s.Err, "error: %v\n", err)
 	}
@@ -58,7 +55,6 @@ func Run(ctx context.Context, args []string, s Streams) error {
 
 // NewRootCommand builds the command tree.
 func NewRootCommand(s Streams) *cobra.Command {
-	var verbose bool
 	root := &cobra.Command{
 		Use:   "kubedelta",
 		Short: "Kubernetes security observability: what is granted, what is used, what is new",
@@ -72,48 +68,7 @@ has never been seen before.`,
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
-	logger := func() *slog.Logger {
-		level := slog.LevelWarn
-		if verbose {
-			level = slog.LevelDebug
-		}
-		return slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level}))
-	}
-	root.AddCommand(newVersionCommand(s))
-	_ = logger
+	root.PersistentFlags().BoolP("verbose", "v", false, "log progress and details to stderr")
+	root.AddCommand(newVersionCommand(s), rbaccmd.NewCommand(s), newDocsCommand(s))
 	return root
-}
-
-func newVersionCommand(s Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print kubedelta's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(s.Out, "kubedelta %s\n", version())
-			return nil
-		},
-	}
-}
-
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		v := bi.Main.Version
-		for _, kv := range bi.Settings {
-			if kv.Key == "vcs.revision" && len(kv.Value) >= 12 {
-				if v == "" || v == "(devel)" {
-					v = "devel"
-				}
-				v += "+" + kv.Value[:12]
-			}
-		}
-		if v != "" {
-			return v
-		}
-	}
-	return "devel"
 }
