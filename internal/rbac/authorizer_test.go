@@ -181,7 +181,7 @@ func TestAuthorizer(t *testing.T) {
 			},
 		},
 		{
-			name: "system:masters is allowed everything without bindings",
+			name:    "system:masters is allowed everything without bindings",
 			objects: Objects{},
 			shouldPass: []Request{
 				res("root", "system:masters", "delete", "", "nodes", "", "n1"),

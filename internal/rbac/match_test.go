@@ -16,7 +16,9 @@ func TestRuleAllows(t *testing.T) {
 		req  Request
 		want bool
 	}
-	r := func(verb, group, resource, name string) Request { return res("", "", verb, group, resource, "ns", name) }
+	r := func(verb, group, resource, name string) Request {
+		return res("", "", verb, group, resource, "ns", name)
+	}
 	u := func(verb, path string) Request { return nonRes("", "", verb, path) }
 	tests := []struct {
 		name   string
