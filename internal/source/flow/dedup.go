@@ -1,0 +1,100 @@
+package flow
+
+import (
+	"net/netip"
+
+	"github.com/kubedelta/kubedelta/internal/event"
+)
+
+// maxDedupEntries bounds the dedup table. At 1M flows/s with a 2 s window
+// the table would need more; past the bound the oldest entries are
+// forgotten first, which only lets some duplicates through.
+const maxDedupEntries = 1 << 18
+
+// flowKey identifies one direction of one flow. The verdict is part of the
+// key: a flow forwarded by the source node and dropped by the destination
+// node is two facts, and the drop must never be folded into the forward.
+type flowKey struct {
+	src, dst     netip.Addr
+	sport, dport uint16
+	proto        event.Protocol
+	verdict      event.Verdict
+}
+
+type dedupEntry struct {
+	key flowKey
+	at  int64 // unix nanoseconds of the delivered observation
+}
+
+// dedup remembers, per flow key, when it last delivered that flow, and
+// calls an observation a duplicate when it lies within window of it. Entries
+// expire in delivery order once the newest time seen has moved a window
+// past them, or when the table is full.
+type dedup struct {
+	window int64
+	last   map[flowKey]int64
+	fifo   []dedupEntry // ring buffer in delivery order
+	head   int
+	n      int
+	newest int64
+}
+
+func newDedup(window int64) dedup {
+	return dedup{window: window, last: make(map[flowKey]int64)}
+}
+
+// duplicate reports whether f repeats a flow delivered within the window,
+// and records f as delivered when it does not.
+func (d *dedup) duplicate(f *event.Flow) bool {
+	if d.window <= 0 {
+		return false
+	}
+	k := flowKey{src: f.Src.IP, dst: f.Dst.IP, sport: f.Src.Port, dport: f.Dst.Port, proto: f.Protocol, verdict: f.Verdict}
+	at := f.Time.UnixNano()
+	if at > d.newest {
+		d.newest = at
+	}
+	d.expire()
+	if prev, ok := d.last[k]; ok {
+		diff := at - prev
+		if diff < 0 {
+			diff = -diff
+		}
+		if diff < d.window {
+			return true
+		}
+	}
+	d.last[k] = at
+	d.push(dedupEntry{key: k, at: at})
+	return false
+}
+
+func (d *dedup) push(e dedupEntry) {
+	if d.n == maxDedupEntries {
+		d.pop()
+	}
+	if d.n == len(d.fifo) {
+		grown := make([]dedupEntry, max(64, 2*len(d.fifo)))
+		for i := 0; i < d.n; i++ {
+			grown[i] = d.fifo[(d.head+i)%len(d.fifo)]
+		}
+		d.fifo, d.head = grown, 0
+	}
+	d.fifo[(d.head+d.n)%len(d.fifo)] = e
+	d.n++
+}
+
+func (d *dedup) pop() {
+	e := d.fifo[d.head]
+	if at, ok := d.last[e.key]; ok && at == e.at {
+		delete(d.last, e.key)
+	}
+	d.head = (d.head + 1) % len(d.fifo)
+	d.n--
+}
+
+func (d *dedup) expire() {
+	for d.n > 0 && d.fifo[d.head].at < d.newest-d.window {
+		d.pop()
+	}
+}
