@@ -37,4 +37,20 @@ type Inventory struct {
 	// Skipped counts documents of kinds the inventory does not keep, by
 	// "apiVersion/kind".
 	Skipped map[string]int
+
+	// Duplicates counts, by kind, objects that replaced an earlier object
+	// with the same kind, namespace and name (for Pods: and UID), e.g. when
+	// the same dump is given twice. The later object wins and keeps the
+	// earlier one's position.
+	Duplicates map[string]int
+
+	// ImplicitNamespaces lists, in first-reference order, the namespaces
+	// that objects live in but that no Namespace object in the input
+	// describes. Each has a synthesized entry in Namespaces (phase Active,
+	// label kubernetes.io/metadata.name); a Namespace object read later
+	// replaces it and removes it from this list.
+	ImplicitNamespaces []string
+
+	// keys finds an already loaded object by identity; built lazily.
+	keys *objectKeys
 }

@@ -1,0 +1,347 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+)
+
+const (
+	// maxErrors is how many errors a load reports in full; the rest are
+	// counted.
+	maxErrors = 20
+	// maxListDepth bounds Lists nested in Lists.
+	maxListDepth = 8
+)
+
+// loader accumulates objects into an inventory and errors into a bounded
+// list, so that one bad document does not hide the next.
+type loader struct {
+	inv     *Inventory
+	log     *slog.Logger
+	errs    []error
+	dropped int
+}
+
+func (l *loader) report(err error) {
+	if len(l.errs) < maxErrors {
+		l.errs = append(l.errs, err)
+		return
+	}
+	l.dropped++
+}
+
+// err returns the collected errors joined, or nil.
+func (l *loader) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	if l.dropped == 0 && len(l.errs) == 1 {
+		return l.errs[0]
+	}
+	errs := l.errs
+	if l.dropped > 0 {
+		errs = append(slices.Clip(errs), fmt.Errorf("%d more errors not shown", l.dropped))
+	}
+	return joinedErrors(errs)
+}
+
+// joinedErrors is errors.Join with one error per line and no trailing
+// surprises; it unwraps to every error for errors.Is and errors.As.
+type joinedErrors []error
+
+func (e joinedErrors) Error() string {
+	var b strings.Builder
+	for i, err := range e {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e joinedErrors) Unwrap() []error { return e }
+
+// document is one document of an input file, where it came from, and how to
+// find the line of an item in it.
+type document struct {
+	file  string
+	line  int // line of the document's first content line, 1-based
+	index int // 1-based ordinal among the file's non-empty documents
+	// yamlSrc is the YAML text the document was converted from (nil for
+	// JSON input, whose data is its own source).
+	yamlSrc []byte
+	// jsonSrc is the document's JSON as it appears in the file (JSON
+	// input only), to locate items by offset.
+	jsonSrc []byte
+}
+
+// header is what the loader reads of every object before choosing its type.
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	// Items is decoded only for List kinds: other kinds may have an
+	// unrelated "items" field.
+	Items json.RawMessage `json:"items"`
+}
+
+// listContext is what a List tells its items: its apiVersion and kind, so
+// that items of a typed List (PodList from the raw API) may omit theirs.
+type listContext struct {
+	apiVersion, kind string
+}
+
+// object decodes one JSON value (a document or a List item at path items)
+// into the inventory, reporting problems instead of returning them.
+func (l *loader) object(doc *document, data []byte, items []int, list listContext) {
+	fail := func(object string, err error) {
+		l.report(&DocumentError{
+			File: doc.file, Line: doc.itemLine(items), Document: doc.index,
+			Items: slices.Clone(items), Object: object, Err: err,
+		})
+	}
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || string(data) == "null" {
+		return
+	}
+	switch data[0] {
+	case '{':
+	case '[':
+		// A bare array of objects: read it like a List's items.
+		l.items(doc, data, items, listContext{}, fail)
+		return
+	default:
+		fail("", fmt.Errorf("%w: got %s", ErrNotObject, jsonValueKind(data[0])))
+		return
+	}
+
+	var h header
+	if err := json.Unmarshal(data, &h); err != nil {
+		fail("", decodeError(err))
+		return
+	}
+	if h.Kind == "" && list.kind != "List" && strings.HasSuffix(list.kind, "List") {
+		h.Kind = strings.TrimSuffix(list.kind, "List")
+	}
+	if h.APIVersion == "" && h.Kind != "" && list.kind != "List" && list.kind != "" {
+		h.APIVersion = list.apiVersion
+	}
+	name := objectName(h)
+	switch {
+	case h.Kind == "":
+		fail(name, ErrNoKind)
+		return
+	case h.APIVersion == "":
+		fail(name, ErrNoAPIVersion)
+		return
+	}
+
+	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") && h.Items != nil {
+		if len(h.Items) == 0 || string(h.Items) == "null" {
+			return
+		}
+		if len(items) >= maxListDepth {
+			fail(name, ErrNestingDepth)
+			return
+		}
+		l.items(doc, h.Items, items, listContext{apiVersion: h.APIVersion, kind: h.Kind}, fail)
+		return
+	}
+
+	handle, ok := handlerFor(h.APIVersion, h.Kind)
+	if !ok {
+		l.inv.skip(h.APIVersion, h.Kind)
+		return
+	}
+	if err := handle(l.inv, data); err != nil {
+		fail(name, err)
+	}
+}
+
+// items decodes a List's items array.
+func (l *loader) items(doc *document, data []byte, path []int, list listContext, fail func(string, error)) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		err = decodeError(err)
+		if fe, ok := err.(*fieldError); ok && fe.field == "" && list.kind != "" {
+			fe.field = "items"
+		}
+		fail(list.kind, err)
+		return
+	}
+	path = append(slices.Clip(path), 0)
+	for i, item := range raw {
+		path[len(path)-1] = i + 1
+		l.object(doc, item, path, list)
+	}
+}
+
+// objectName renders `Kind "namespace/name"` for messages.
+func objectName(h header) string {
+	kind := h.Kind
+	if kind == "" {
+		kind = "object"
+	}
+	switch {
+	case h.Metadata.Name == "":
+		if h.Kind == "" {
+			return ""
+		}
+		return kind
+	case h.Metadata.Namespace != "":
+		return fmt.Sprintf("%s %q", kind, h.Metadata.Namespace+"/"+h.Metadata.Name)
+	}
+	return fmt.Sprintf("%s %q", kind, h.Metadata.Name)
+}
+
+func jsonValueKind(c byte) string {
+	switch c {
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	}
+	return "a number"
+}
+
+// itemLine returns the line where the item at path starts, or the
+// document's line when it cannot be told cheaply. It runs only on the error
+// path.
+func (d *document) itemLine(path []int) int {
+	if len(path) == 0 {
+		return d.line
+	}
+	if d.jsonSrc != nil {
+		if off, ok := jsonItemOffset(d.jsonSrc, path); ok {
+			return d.line + bytes.Count(d.jsonSrc[:off], []byte{'\n'})
+		}
+		return d.line
+	}
+	if len(path) == 1 && d.yamlSrc != nil {
+		if n := yamlItemLine(d.yamlSrc, path[0]); n > 0 {
+			return d.line + n - 1
+		}
+	}
+	return d.line
+}
+
+// jsonItemOffset finds the byte offset of items[path[0]-1] (then of its own
+// items[path[1]-1], and so on) in a JSON object or array.
+func jsonItemOffset(src []byte, path []int) (int, bool) {
+	base := 0
+	for _, n := range path {
+		v := src[base:]
+		dec := json.NewDecoder(bytes.NewReader(v))
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, false
+		}
+		if tok == json.Delim('{') {
+			found := false
+			for dec.More() {
+				key, err := dec.Token()
+				if err != nil {
+					return 0, false
+				}
+				if key == "items" {
+					found = true
+					break
+				}
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return 0, false
+				}
+			}
+			if !found {
+				return 0, false
+			}
+			if tok, err = dec.Token(); err != nil {
+				return 0, false
+			}
+		}
+		if tok != json.Delim('[') {
+			return 0, false
+		}
+		found := false
+		for i := 1; dec.More(); i++ {
+			if i == n {
+				off := int(dec.InputOffset())
+				off += skipJSONSpaceAndComma(v[off:])
+				base += off
+				found = true
+				break
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return 0, false
+			}
+		}
+		if !found || base >= len(src) {
+			return 0, false
+		}
+	}
+	return base, true
+}
+
+func skipJSONSpaceAndComma(b []byte) int {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r' || b[i] == ',') {
+		i++
+	}
+	return i
+}
+
+// yamlItemLine returns the 1-based line, relative to src, of the n-th entry
+// of the top-level "items" block sequence, or 0. It understands the layout
+// kubectl writes (items: at column 0, entries as "- " lines at one
+// indentation) and gives up on anything else.
+func yamlItemLine(src []byte, n int) int {
+	inItems := false
+	seqIndent := -1
+	count := 0
+	for lineNo := 1; len(src) > 0; lineNo++ {
+		line := src
+		if i := bytes.IndexByte(src, '\n'); i >= 0 {
+			line, src = src[:i], src[i+1:]
+		} else {
+			src = nil
+		}
+		line = bytes.TrimRight(line, " \t\r")
+		trimmed := bytes.TrimLeft(line, " ")
+		if len(trimmed) == 0 || trimmed[0] == '#' {
+			continue
+		}
+		indent := len(line) - len(trimmed)
+		if !inItems {
+			if indent == 0 && (string(line) == "items:" || bytes.HasPrefix(line, []byte("items: #"))) {
+				inItems = true
+			}
+			continue
+		}
+		isEntry := trimmed[0] == '-' && (len(trimmed) == 1 || trimmed[1] == ' ')
+		if seqIndent < 0 {
+			if !isEntry {
+				return 0
+			}
+			seqIndent = indent
+		}
+		if indent < seqIndent || indent == seqIndent && !isEntry {
+			return 0 // the sequence ended before entry n
+		}
+		if indent == seqIndent {
+			count++
+			if count == n {
+				return lineNo
+			}
+		}
+	}
+	return 0
+}
