@@ -153,8 +153,8 @@ type Engine struct {
 	portNames  map[string]struct{}
 	portSigs   []portSig
 	portSigKey map[string]int32
-	ipSigs   []bitset // membership over blocks, by ipSig id
-	ipSigKey map[string]int32
+	ipSigs     []bitset // membership over blocks, by ipSig id
+	ipSigKey   map[string]int32
 
 	ports *portTable
 }
@@ -182,16 +182,16 @@ type namespace struct {
 // would reject are ignored and listed by Issues.
 func New(namespaces []corev1.Namespace, pods []corev1.Pod, policies []networkingv1.NetworkPolicy, opts Options) *Engine {
 	e := &Engine{
-		log:       opts.Logger,
-		workload:  opts.WorkloadName,
-		nsIndex:   map[string]int32{},
-		labelKeys: map[string]struct{}{},
-		podIndex:  map[podKey]int32{},
-		classKey:  map[string]int32{},
+		log:        opts.Logger,
+		workload:   opts.WorkloadName,
+		nsIndex:    map[string]int32{},
+		labelKeys:  map[string]struct{}{},
+		podIndex:   map[podKey]int32{},
+		classKey:   map[string]int32{},
 		portNames:  map[string]struct{}{},
 		portSigKey: map[string]int32{},
-		ipSigKey:  map[string]int32{},
-		ports:     newPortTable(),
+		ipSigKey:   map[string]int32{},
+		ports:      newPortTable(),
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -62,6 +62,9 @@ func mustPolicies(t testing.TB, docs string) []networkingv1.NetworkPolicy {
 		if err := yaml.UnmarshalStrict([]byte(d), &np); err != nil {
 			t.Fatalf("decoding policy: %v\n%s", err, d)
 		}
+		if np.Namespace == "true" || np.Namespace == "false" {
+			t.Fatalf("policy %s: namespace decoded as %q: quote y/n/yes/no in YAML", np.Name, np.Namespace)
+		}
 		out = append(out, np)
 	}
 	return out
