@@ -113,3 +113,19 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("%s differs in length: got %d lines, want %d", path, len(gl), len(wl))
 	}
 }
+
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func collect(out *[]string) func(*event.Flow) error {
+	return func(f *event.Flow) error {
+		*out = append(*out, summary(f))
+		return nil
+	}
+}
