@@ -55,7 +55,7 @@ func mustPolicies(t testing.TB, docs string) []networkingv1.NetworkPolicy {
 	t.Helper()
 	var out []networkingv1.NetworkPolicy
 	for _, d := range strings.Split(docs, "\n---\n") {
-		if strings.TrimSpace(d) == "" {
+		if !hasContent(d) {
 			continue
 		}
 		var np networkingv1.NetworkPolicy
@@ -77,4 +77,15 @@ func refs(names ...string) []Ref {
 		out = append(out, Ref{Namespace: ns, Name: name})
 	}
 	return out
+}
+
+// hasContent reports whether a YAML document has more than comments.
+func hasContent(doc string) bool {
+	for _, l := range strings.Split(doc, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") && l != "---" {
+			return true
+		}
+	}
+	return false
 }
