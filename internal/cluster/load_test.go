@@ -179,3 +179,152 @@ func TestLoadGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadReaderShapes(t *testing.T) {
+	ns := func(name string) string {
+		return fmt.Sprintf("v1 Namespace %s labels=kubernetes.io/metadata.name=%s\n", name, name)
+	}
+	const saYAML = "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  namespace: x\n"
+	const saJSON = `{"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"a","namespace":"x"}}`
+	saWant := ns("x") + "v1 ServiceAccount x/a\nimplicit namespace x\n"
+	long := strings.Repeat("z", 3*readBufferSize)
+	tests := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty input", nil, ""},
+		{"blank lines and comments only", []byte("\n# nothing here\n---\n  # still nothing\n---\n"), ""},
+		{"yaml null document", []byte("---\n~\n---\nnull\n"), ""},
+		{"yaml", []byte(saYAML), saWant},
+		{"yaml with CRLF and separators", []byte(strings.ReplaceAll("---\r\n"+saYAML+"--- \r\n", "\n", "\r\n")), saWant},
+		{"yaml with BOM", append([]byte("\xef\xbb\xbf"), saYAML...), saWant},
+		{"yaml document end marker", []byte(saYAML + "...\n"), saWant},
+		{"separator with content", []byte("--- {apiVersion: v1, kind: ServiceAccount, metadata: {name: a, namespace: x}}\n"), saWant},
+		{"dashes inside a block scalar are content", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  banner: |\n    ---\n    ----\n"), "skipped v1/ConfigMap 1\n"},
+		{"json", []byte(saJSON), saWant},
+		{"json with BOM and leading blanks", append([]byte("\xef\xbb\xbf\n\n  "), saJSON...), saWant},
+		{"json array", []byte("[" + saJSON + "]"), saWant},
+		{"json lines", []byte(saJSON + "\n" + strings.Replace(saJSON, `"a"`, `"b"`, 1) + "\n"), ns("x") + "v1 ServiceAccount x/a\nv1 ServiceAccount x/b\nimplicit namespace x\n"},
+		{"concatenated json", []byte(saJSON + strings.Replace(saJSON, `"a"`, `"b"`, 1)), ns("x") + "v1 ServiceAccount x/a\nv1 ServiceAccount x/b\nimplicit namespace x\n"},
+		{"gzip yaml", gzipBytes(t, []byte(saYAML)), saWant},
+		{"gzip json", gzipBytes(t, []byte(saJSON)), saWant},
+		{"multi-member gzip", append(gzipBytes(t, []byte(saYAML+"---\n")), gzipBytes(t, []byte(strings.Replace(saYAML, "name: a", "name: b", 1)))...),
+			ns("x") + "v1 ServiceAccount x/a\nv1 ServiceAccount x/b\nimplicit namespace x\n"},
+		{"empty List", []byte("apiVersion: v1\nkind: List\nitems: []\nmetadata: {resourceVersion: \"\"}\n"), ""},
+		{"List with null items", []byte("apiVersion: v1\nkind: List\nitems:\n"), ""},
+		{"typed List of an unkept kind", []byte("apiVersion: v1\nkind: ConfigMapList\nitems:\n- metadata: {name: a, namespace: x}\n- metadata: {name: b, namespace: x}\n"), "skipped v1/ConfigMap 2\n"},
+		{"typed List items inherit kind and apiVersion", []byte("apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- metadata: {name: web, namespace: x}\n"),
+			ns("x") + "apps/v1 Deployment x/web\nimplicit namespace x\n"},
+		{"kept kind at an old apiVersion is skipped", []byte("apiVersion: rbac.authorization.k8s.io/v1beta1\nkind: ClusterRole\nmetadata: {name: old}\n"), "skipped rbac.authorization.k8s.io/v1beta1/ClusterRole 1\n"},
+		{"cluster-scoped object loses its namespace", []byte("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: cr, namespace: x}\n"), "rbac.authorization.k8s.io/v1 ClusterRole cr rules=0\n"},
+		{"namespaced object without namespace goes to default", []byte("apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"), ns("default") + "v1 Service default/s clusterIP=\nimplicit namespace default\n"},
+		{"namespace label is forced to the name", []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {kubernetes.io/metadata.name: other}}\n"), ns("x")},
+		{"unknown fields are ignored", []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: x, futureField: 1}\nfutureTopLevel: {a: [1, 2]}\n"), saWant},
+		{"same pod name, different UIDs are two pods", []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x, uid: u1}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x, uid: u2}\n"),
+			ns("x") + "v1 Pod x/p uid=u1 ip=\nv1 Pod x/p uid=u2 ip=\nimplicit namespace x\n"},
+		{"same pod twice is a duplicate, the last wins", []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x, uid: u1}\nstatus: {podIP: 10.0.0.1}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x, uid: u1}\nstatus: {podIP: 10.0.0.2}\n"),
+			ns("x") + "v1 Pod x/p uid=u1 ip=10.0.0.2\nduplicates Pod 1\nimplicit namespace x\n"},
+		{"line longer than the read buffer", []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\n  namespace: x\n  annotations:\n    big: " + long + "\n"), saWant},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inv := &Inventory{}
+			if err := LoadReader(bytes.NewReader(tt.in), "in", inv); err != nil {
+				t.Fatalf("LoadReader: %v", err)
+			}
+			if got := summarize(inv); got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// A dump given twice (once as YAML, once as gzipped JSON) loads each object
+// once and counts the second copies as duplicates.
+func TestLoadDumpTwice(t *testing.T) {
+	once, err := Load([]string{"testdata/load/dump.yaml"}, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twice, err := Load([]string{"testdata/load/dump.yaml", "testdata/load/dump.json.gz"}, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := summarize(&Inventory{
+		Namespaces: twice.Namespaces, ServiceAccounts: twice.ServiceAccounts, Nodes: twice.Nodes,
+		Pods: twice.Pods, Services: twice.Services, Roles: twice.Roles, ClusterRoles: twice.ClusterRoles,
+		RoleBindings: twice.RoleBindings, ClusterRoleBindings: twice.ClusterRoleBindings,
+		NetworkPolicies: twice.NetworkPolicies, Deployments: twice.Deployments, ReplicaSets: twice.ReplicaSets,
+		StatefulSets: twice.StatefulSets, DaemonSets: twice.DaemonSets, Jobs: twice.Jobs, CronJobs: twice.CronJobs,
+		ImplicitNamespaces: twice.ImplicitNamespaces,
+	}), summarize(&Inventory{
+		Namespaces: once.Namespaces, ServiceAccounts: once.ServiceAccounts, Nodes: once.Nodes,
+		Pods: once.Pods, Services: once.Services, Roles: once.Roles, ClusterRoles: once.ClusterRoles,
+		RoleBindings: once.RoleBindings, ClusterRoleBindings: once.ClusterRoleBindings,
+		NetworkPolicies: once.NetworkPolicies, Deployments: once.Deployments, ReplicaSets: once.ReplicaSets,
+		StatefulSets: once.StatefulSets, DaemonSets: once.DaemonSets, Jobs: once.Jobs, CronJobs: once.CronJobs,
+		ImplicitNamespaces: once.ImplicitNamespaces,
+	}); got != want {
+		t.Errorf("objects differ when the dump is loaded twice:\n%s\nvs once:\n%s", got, want)
+	}
+	// Every object read the second time is a duplicate; the implicit
+	// namespace is not an object of the input.
+	dups := 0
+	for _, n := range twice.Duplicates {
+		dups += n
+	}
+	if want := once.count() - len(once.ImplicitNamespaces); dups != want {
+		t.Errorf("%d duplicates, want %d (%v)", dups, want, twice.Duplicates)
+	}
+	if twice.Skipped["v1/ConfigMap"] != 4 {
+		t.Errorf("skipped ConfigMaps = %d, want 4 (skips are counted per document read)", twice.Skipped["v1/ConfigMap"])
+	}
+}
+
+// A caller may append to the inventory between LoadReader calls; the
+// duplicate index notices.
+func TestLoadReaderAfterDirectAppend(t *testing.T) {
+	inv := &Inventory{}
+	if err := LoadReader(strings.NewReader("apiVersion: v1\nkind: Node\nmetadata: {name: a}\n"), "1", inv); err != nil {
+		t.Fatal(err)
+	}
+	inv.Nodes = append(inv.Nodes, inv.Nodes[0])
+	inv.Nodes[1].Name = "b"
+	if err := LoadReader(strings.NewReader("apiVersion: v1\nkind: Node\nmetadata: {name: b, labels: {new: x}}\n"), "2", inv); err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Nodes) != 2 || inv.Nodes[1].Labels["new"] != "x" || inv.Duplicates["Node"] != 1 {
+		t.Errorf("nodes %v, duplicates %v; want b replaced", inv.Nodes, inv.Duplicates)
+	}
+}
+
+// Mirrors k8s.io/apimachinery/pkg/util/yaml decoder_test.go
+// TestYAMLReader*: "---" alone (or with a comment) separates documents;
+// "----" and "---x" are content. Unlike the upstream reader, "--- content"
+// also starts a document (YAML 1.2 allows content after the marker).
+func TestSeparator(t *testing.T) {
+	tests := []struct {
+		line     string
+		sep      bool
+		carryOut string
+	}{
+		{"---\n", true, ""},
+		{"---", true, ""},
+		{"---   \r\n", true, ""},
+		{"--- # comment\n", true, ""},
+		{"...\n", true, ""},
+		{"--- {a: 1}\n", true, "{a: 1}\n"},
+		{"----\n", false, ""},
+		{"---x\n", false, ""},
+		{" ---\n", false, ""},
+		{"a: ---\n", false, ""},
+		{"....\n", false, ""},
+	}
+	for _, tt := range tests {
+		sep, rest := separator([]byte(tt.line))
+		if sep != tt.sep || string(rest) != tt.carryOut {
+			t.Errorf("separator(%q) = %v, %q; want %v, %q", tt.line, sep, rest, tt.sep, tt.carryOut)
+		}
+	}
+}
