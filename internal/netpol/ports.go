@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,26 @@ const (
 type PortRange struct {
 	From int32 `json:"from"`
 	To   int32 `json:"to"`
+}
+
+// MarshalText renders r as "80" or "8000-8080".
+func (r PortRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses the form MarshalText writes.
+func (r *PortRange) UnmarshalText(b []byte) error {
+	from, to, isRange := strings.Cut(string(b), "-")
+	f, err := strconv.ParseInt(from, 10, 32)
+	if err != nil {
+		return fmt.Errorf("port range %q: %w", b, err)
+	}
+	t := f
+	if isRange {
+		if t, err = strconv.ParseInt(to, 10, 32); err != nil {
+			return fmt.Errorf("port range %q: %w", b, err)
+		}
+	}
+	r.From, r.To = int32(f), int32(t)
+	return nil
 }
 
 func (r PortRange) String() string {
