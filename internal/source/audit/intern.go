@@ -23,6 +23,9 @@ func (t *interner) str(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
+	if s, ok := wellKnown(b); ok {
+		return s
+	}
 	if s, ok := t.m[string(b)]; ok {
 		return s
 	}
@@ -62,4 +65,49 @@ func (t *listInterner) put(raw []byte, l []string) {
 	}
 	t.m[string(raw)] = l
 	t.bytes += len(raw)
+}
+
+// wellKnown returns the constant for the most frequent values (kind,
+// apiVersion, level, stage, verb, decision), which a switch finds faster
+// than a map.
+func wellKnown(b []byte) (string, bool) {
+	switch string(b) {
+	case "Event":
+		return "Event", true
+	case "audit.k8s.io/v1":
+		return "audit.k8s.io/v1", true
+	case "Metadata":
+		return "Metadata", true
+	case "Request":
+		return "Request", true
+	case "RequestResponse":
+		return "RequestResponse", true
+	case "ResponseComplete":
+		return "ResponseComplete", true
+	case "ResponseStarted":
+		return "ResponseStarted", true
+	case "RequestReceived":
+		return "RequestReceived", true
+	case "get":
+		return "get", true
+	case "list":
+		return "list", true
+	case "watch":
+		return "watch", true
+	case "create":
+		return "create", true
+	case "update":
+		return "update", true
+	case "patch":
+		return "patch", true
+	case "delete":
+		return "delete", true
+	case "allow":
+		return "allow", true
+	case "forbid":
+		return "forbid", true
+	case "v1":
+		return "v1", true
+	}
+	return "", false
 }

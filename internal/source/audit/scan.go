@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -71,12 +72,14 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plainWord reports whether none of the 8 bytes in x is a quote, a
-// backslash, a control character or a non-ASCII byte.
-func plainWord(x uint64) bool {
-	hasZero := func(v uint64) uint64 { return (v - lsb) & ^v & msb }
-	less20 := (x - lsb*0x20) & ^x & msb
-	return (less20|hasZero(x^(lsb*'"'))|hasZero(x^(lsb*'\\'))|x&msb) == 0
+// specialBytes returns a mask whose lowest set bit is the high bit of the
+// first of the 8 bytes in x (little-endian) that is a quote, a backslash, a
+// control character or a non-ASCII byte; 0 if there is none. (Bits above the
+// lowest may be spurious, from borrows; only the lowest is used.)
+func specialBytes(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	s := x ^ (lsb * '\\')
+	return ((x-lsb*0x20)&^x | (q-lsb)&^q | (s-lsb)&^s | x) & msb
 }
 
 // scanString scans the JSON string whose opening quote is b[i] and returns
@@ -84,7 +87,11 @@ func plainWord(x uint64) bool {
 func scanString(b []byte, i int) (end int, flags uint8, err error) {
 	j := i + 1
 	for {
-		for j+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[j:])) {
+		for j+8 <= len(b) {
+			if m := specialBytes(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			j += 8
 		}
 		if j >= len(b) {
