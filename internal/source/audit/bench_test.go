@@ -109,4 +109,3 @@ func BenchmarkEncodingJSONBaseline(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(lines))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
-

@@ -98,7 +98,7 @@ func TestFixtureGolden(t *testing.T) {
 // ResponseStarted, and its ResponseComplete counts as a duplicate.
 func TestFixtureCounts(t *testing.T) {
 	type counts struct {
-		records, delivered, duplicates, skipped, rejected int64
+		records, delivered, duplicates, skipped, rejected   int64
 		started, exec, forbidden, impersonated, nonResource int
 	}
 	tests := []struct {
