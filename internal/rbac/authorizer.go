@@ -378,6 +378,17 @@ func visit(x *subjectIndex, id *identity, fn func(bi int32) bool) bool {
 	}
 }
 
+// requestNamespace is the namespace whose RoleBindings apply to r: none for
+// non-resource requests (the kube-apiserver never gives them one, so
+// non-resource URLs are only granted cluster-wide even if a caller sets
+// Namespace).
+func requestNamespace(r *Request) string {
+	if !r.IsResource() {
+		return ""
+	}
+	return r.Namespace
+}
+
 // visitAll visits the bindings applying to id for a request in namespace, in
 // upstream order: ClusterRoleBindings, then RoleBindings of the namespace.
 func (a *Authorizer) visitAll(id *identity, namespace string, fn func(bi int32) bool) {
@@ -407,7 +418,7 @@ func (a *Authorizer) Authorize(r Request) Decision {
 	}
 	var d Decision
 	var unresolved []string
-	a.visitAll(&id, r.Namespace, func(bi int32) bool {
+	a.visitAll(&id, requestNamespace(&r), func(bi int32) bool {
 		b := &a.bindings[bi]
 		if b.missing != "" {
 			unresolved = append(unresolved, b.missing)
@@ -438,7 +449,7 @@ func (a *Authorizer) Authorize(r Request) Decision {
 func (a *Authorizer) MatchingGrants(r Request) []Grant {
 	id := newIdentity(r.User, r.Groups)
 	var out []Grant
-	a.visitAll(&id, r.Namespace, func(bi int32) bool {
+	a.visitAll(&id, requestNamespace(&r), func(bi int32) bool {
 		b := &a.bindings[bi]
 		si := -1
 		for i := range b.compiled {

@@ -42,6 +42,7 @@ func TestAuthorizer(t *testing.T) {
 				res("admin", "", "list", "", "namespaces", "", ""),
 				// non-resource URLs are only granted through ClusterRoleBindings
 				nonRes("admin", "", "get", "/healthz"),
+				{User: "admin", Verb: "get", Path: "/healthz", Namespace: "ns1"},
 			},
 		},
 		{

@@ -42,8 +42,8 @@ func (a *Authorizer) WhoCan(r Request) []WhoCanEntry {
 		}
 		add(int32(bi))
 	}
-	if r.Namespace != "" {
-		for _, bi := range a.nsOrder[r.Namespace] {
+	if ns := requestNamespace(&r); ns != "" {
+		for _, bi := range a.nsOrder[ns] {
 			add(bi)
 		}
 	}
