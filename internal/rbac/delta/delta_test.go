@@ -23,7 +23,7 @@ type req struct {
 	groups                                            []string
 }
 
-func usageOf(reqs ...req) *baseline.APIUsage {
+func usageFromReqs(reqs ...req) *baseline.APIUsage {
 	u := baseline.NewAPIUsage()
 	for i, r := range reqs {
 		code := r.code
@@ -75,8 +75,11 @@ func findSubject(t *testing.T, rep *Report, kind, ns, name string) SubjectReport
 func unusedTexts(s SubjectReport) []string {
 	var out []string
 	for _, u := range s.Unused {
-		out = append(out, strings.Join(u.Verbs, ",")+" "+strings.Join(u.APIGroups, ",")+"/"+
-			strings.Join(u.Resources, ",")+strings.Join(u.NonResourceURLs, ",")+" @"+u.Namespace)
+		what := strings.Join(u.APIGroups, ",") + "/" + strings.Join(u.Resources, ",")
+		if len(u.NonResourceURLs) > 0 {
+			what = strings.Join(u.NonResourceURLs, ",")
+		}
+		out = append(out, strings.Join(u.Verbs, ",")+" "+what+" @"+u.Namespace)
 	}
 	slices.Sort(out)
 	return out
@@ -101,7 +104,7 @@ func TestUnused(t *testing.T) {
 			clusterRoleBinding("scraper", "metrics", user("scraper")),
 		},
 	})
-	u := usageOf(
+	u := usageFromReqs(
 		req{user: "alice", verb: "get", resource: "pods", ns: "a", name: "p1"},
 		req{user: "alice", verb: "list", resource: "pods", ns: "a"},
 		req{user: "alice", verb: "list", resource: "pods", ns: "b", code: 403},
@@ -157,7 +160,7 @@ func TestUnusedHidesSystemSubjects(t *testing.T) {
 	crb := clusterRoleBinding("system:basic-user", "system:basic-user", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:authenticated"})
 	crb.Annotations = map[string]string{"rbac.authorization.kubernetes.io/autoupdate": "true"}
 	a := rbac.NewAuthorizer(rbac.Objects{ClusterRoles: []rbacv1.ClusterRole{cr}, ClusterRoleBindings: []rbacv1.ClusterRoleBinding{crb}})
-	u := usageOf(req{user: "alice", verb: "get", resource: "pods", ns: "a"})
+	u := usageFromReqs(req{user: "alice", verb: "get", resource: "pods", ns: "a"})
 	if rep := Unused(a, u, Options{}); len(rep.Subjects) != 0 || rep.Hidden != 1 {
 		t.Errorf("default: %d subjects, %d hidden; want 0 shown, 1 hidden", len(rep.Subjects), rep.Hidden)
 	}
@@ -181,7 +184,7 @@ func TestSuggest(t *testing.T) {
 		ClusterRoleBindings: []rbacv1.ClusterRoleBinding{clusterRoleBinding("web-nodes", "nodes", sa("shop", "web"))},
 	})
 	web := "system:serviceaccount:shop:web"
-	u := usageOf(
+	u := usageFromReqs(
 		req{user: web, verb: "get", resource: "configmaps", ns: "shop", name: "app-config"},
 		req{user: web, verb: "get", resource: "secrets", ns: "shop", name: "web-tls"},
 		req{user: web, verb: "list", resource: "pods", ns: "shop"},
@@ -239,7 +242,7 @@ func TestSuggestKeepsNamesWhenGrantIsNamed(t *testing.T) {
 		ClusterRoles: []rbacv1.ClusterRole{clusterRole("named", named)},
 		RoleBindings: []rbacv1.RoleBinding{roleBinding("ns", "x", "ClusterRole", "named", user("u"))},
 	})
-	u := usageOf(req{user: "u", verb: "get", resource: "configmaps", ns: "ns", name: "a"},
+	u := usageFromReqs(req{user: "u", verb: "get", resource: "configmaps", ns: "ns", name: "a"},
 		req{user: "u", verb: "get", resource: "configmaps", ns: "ns", name: "b"})
 	sgs := Suggest(a, u, SuggestOptions{MaxNames: 1})
 	if len(sgs) != 1 || len(sgs[0].Roles) != 1 {

@@ -79,7 +79,7 @@ func TestSuggestProperty(t *testing.T) {
 			}
 			reqs = append(reqs, q)
 		}
-		u := usageOf(reqs...)
+		u := usageFromReqs(reqs...)
 		at := attribute(a, u)
 		for _, sg := range Suggest(a, u, SuggestOptions{MaxNames: 1 + r.IntN(3)}) {
 			checkSuggestion(t, seed, a, at, sg)
