@@ -178,8 +178,8 @@ func (d *Decoder) value(line []byte, pos int, name string, fn func(*event.APIReq
 		switch {
 		case rerr == io.EOF:
 			d.multi = buf
-			e := d.recordError(name, buf, start, 0, -1, 0,
-				synErr(len(buf), "unexpected end of input: the JSON value starting on line %d is not closed", start))
+			e := &RecordError{File: name, Line: start, Item: -1, Err: ErrSyntax,
+				Msg: "invalid JSON: unexpected end of input: the value starting on this line is not closed"}
 			return nil, 0, false, d.reject(e)
 		case rerr == errTooLong:
 			d.multi = buf
