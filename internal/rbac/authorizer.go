@@ -75,6 +75,15 @@ type binding struct {
 	reasons  []string // per subject: upstream's "allowed by" text
 	rules    []rbacv1.PolicyRule
 	compiled []compiledRule
+	// verbMask is the union of the rules' verb masks: a request whose verb
+	// has a bit outside it cannot match any rule of the binding.
+	verbMask uint32
+}
+
+// mayAllow is a cheap filter: false when no rule of b can allow a request
+// with verb bit vbit.
+func (b *binding) mayAllow(vbit uint32) bool {
+	return vbit == 0 || b.verbMask&vbit != 0
 }
 
 // subjectIndex maps identities to the bindings (indices, ascending) naming them.
@@ -228,6 +237,7 @@ func (a *Authorizer) addBinding(ref Ref, ns string, annotations map[string]strin
 			b.compiled = make([]compiledRule, len(rules))
 			for i := range rules {
 				b.compiled[i] = compileRule(rules[i])
+				b.verbMask |= b.compiled[i].verbMask
 			}
 		}
 	}
@@ -418,14 +428,18 @@ func (a *Authorizer) Authorize(r Request) Decision {
 	}
 	var d Decision
 	var unresolved []string
+	vbit := verbBit(r.Verb)
 	a.visitAll(&id, requestNamespace(&r), func(bi int32) bool {
 		b := &a.bindings[bi]
 		if b.missing != "" {
 			unresolved = append(unresolved, b.missing)
 			return true
 		}
+		if !b.mayAllow(vbit) {
+			return true
+		}
 		for i := range b.compiled {
-			if b.compiled[i].allows(&r) {
+			if b.compiled[i].allows(&r, vbit) {
 				d = Decision{Allowed: true, Binding: &b.ref, Role: &b.roleRef, RuleIndex: i}
 				if si := b.firstSubject(&id); si >= 0 {
 					d.Reason = b.reasons[si]
@@ -449,11 +463,15 @@ func (a *Authorizer) Authorize(r Request) Decision {
 func (a *Authorizer) MatchingGrants(r Request) []Grant {
 	id := newIdentity(r.User, r.Groups)
 	var out []Grant
+	vbit := verbBit(r.Verb)
 	a.visitAll(&id, requestNamespace(&r), func(bi int32) bool {
 		b := &a.bindings[bi]
+		if !b.mayAllow(vbit) {
+			return true
+		}
 		si := -1
 		for i := range b.compiled {
-			if !b.compiled[i].allows(&r) {
+			if !b.compiled[i].allows(&r, vbit) {
 				continue
 			}
 			if si < 0 {

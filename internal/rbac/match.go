@@ -98,6 +98,10 @@ func nonResourceURLMatches(urls []string, path string) bool {
 type compiledRule struct {
 	allVerbs, allGroups, allResources, allURLs bool
 
+	// verbMask has the bit of every well-known verb the rule allows (all
+	// bits with "*"); verbs without a bit are matched through verbs.
+	verbMask uint32
+
 	verbs     []string
 	groups    []string
 	resources []string // exact "res" or "res/sub"
@@ -112,7 +116,9 @@ func compileRule(r rbacv1.PolicyRule) compiledRule {
 	for _, v := range r.Verbs {
 		if v == rbacv1.VerbAll {
 			c.allVerbs = true
+			c.verbMask = allVerbBits
 		}
+		c.verbMask |= verbBit(v)
 		c.verbs = append(c.verbs, v)
 	}
 	for _, g := range r.APIGroups {
@@ -151,8 +157,13 @@ func compileRule(r rbacv1.PolicyRule) compiledRule {
 	return c
 }
 
-func (c *compiledRule) allows(r *Request) bool {
-	if !c.allVerbs && !contains(c.verbs, r.Verb) {
+// allows reports whether the rule allows r; vbit is verbBit(r.Verb).
+func (c *compiledRule) allows(r *Request, vbit uint32) bool {
+	if vbit != 0 {
+		if c.verbMask&vbit == 0 {
+			return false
+		}
+	} else if !c.allVerbs && !contains(c.verbs, r.Verb) {
 		return false
 	}
 	if r.Path != "" {
@@ -179,6 +190,55 @@ func (c *compiledRule) allows(r *Request) bool {
 		return true
 	}
 	return contains(c.names, r.Name)
+}
+
+// allVerbBits is the mask of a rule with verbs "*".
+const allVerbBits = ^uint32(0)
+
+// verbBit numbers the verbs the API server uses, so that verb checks on the
+// hot path are a mask test; 0 for any other verb (matched by string).
+func verbBit(v string) uint32 {
+	switch v {
+	case "get":
+		return 1 << 0
+	case "list":
+		return 1 << 1
+	case "watch":
+		return 1 << 2
+	case "create":
+		return 1 << 3
+	case "update":
+		return 1 << 4
+	case "patch":
+		return 1 << 5
+	case "delete":
+		return 1 << 6
+	case "deletecollection":
+		return 1 << 7
+	case "impersonate":
+		return 1 << 8
+	case "escalate":
+		return 1 << 9
+	case "bind":
+		return 1 << 10
+	case "approve":
+		return 1 << 11
+	case "sign":
+		return 1 << 12
+	case "proxy":
+		return 1 << 13
+	case "use":
+		return 1 << 14
+	case "post": // the rest are verbs of non-resource requests
+		return 1 << 15
+	case "put":
+		return 1 << 16
+	case "head":
+		return 1 << 17
+	case "options":
+		return 1 << 18
+	}
+	return 0
 }
 
 func (c *compiledRule) resourceMatches(res, sub string) bool {

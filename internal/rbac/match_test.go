@@ -132,7 +132,7 @@ func TestRuleAllows(t *testing.T) {
 				if got := RuleAllows(tt.rule, ch.req); got != ch.want {
 					t.Errorf("RuleAllows(%+v, %+v) = %v, want %v", tt.rule, ch.req, got, ch.want)
 				}
-				if got := c.allows(&ch.req); got != ch.want {
+				if got := c.allows(&ch.req, verbBit(ch.req.Verb)); got != ch.want {
 					t.Errorf("compiled(%+v).allows(%+v) = %v, want %v", tt.rule, ch.req, got, ch.want)
 				}
 			}
@@ -156,7 +156,7 @@ func FuzzCompiledRule(f *testing.F) {
 		pr := rbacv1.PolicyRule{Verbs: split(verbs), APIGroups: split(groups), Resources: split(resources), ResourceNames: split(names), NonResourceURLs: split(urls)}
 		req := Request{Verb: verb, APIGroup: group, Resource: resource, Subresource: sub, Name: name, Path: path}
 		c := compileRule(pr)
-		if a, b := RuleAllows(pr, req), c.allows(&req); a != b {
+		if a, b := RuleAllows(pr, req), c.allows(&req, verbBit(req.Verb)); a != b {
 			t.Fatalf("rule %+v request %+v: RuleAllows %v, compiled %v", pr, req, a, b)
 		}
 	})

@@ -25,9 +25,10 @@ type WhoCanEntry struct {
 // binding).
 func (a *Authorizer) WhoCan(r Request) []WhoCanEntry {
 	out := []WhoCanEntry{{Subject: Subject{Kind: rbacv1.GroupKind, Name: GroupMasters}}}
+	vbit := verbBit(r.Verb)
 	add := func(bi int32) {
 		b := &a.bindings[bi]
-		if !b.allowsAny(&r) {
+		if !b.mayAllow(vbit) || !b.allowsAny(&r, vbit) {
 			return
 		}
 		for _, s := range b.subjects {
@@ -51,9 +52,9 @@ func (a *Authorizer) WhoCan(r Request) []WhoCanEntry {
 	return slices.CompactFunc(out, func(x, y WhoCanEntry) bool { return compareWhoCan(x, y) == 0 })
 }
 
-func (b *binding) allowsAny(r *Request) bool {
+func (b *binding) allowsAny(r *Request, vbit uint32) bool {
 	for i := range b.compiled {
-		if b.compiled[i].allows(r) {
+		if b.compiled[i].allows(r, vbit) {
 			return true
 		}
 	}
