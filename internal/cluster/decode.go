@@ -116,6 +116,10 @@ func (l *loader) object(doc *document, data []byte, items []int, list listContex
 	case '{':
 	case '[':
 		// A bare array of objects: read it like a List's items.
+		if len(items) >= maxListDepth {
+			fail("", ErrNestingDepth)
+			return
+		}
 		l.items(doc, data, items, listContext{}, fail)
 		return
 	default:

@@ -79,6 +79,7 @@ func TestLoadReaderErrors(t *testing.T) {
 		{"kind not a string", []byte("apiVersion: v1\nkind: [Pod]\n"), `in.gz:1: document 1: field "kind": got array, want string`, ErrFieldType},
 		{"metadata not an object", []byte("apiVersion: v1\nkind: Pod\nmetadata: web\n"), `in.gz:1: document 1: field "metadata": got string, want object`, ErrFieldType},
 		{"items not an array", []byte("apiVersion: v1\nkind: List\nitems: {a: 1}\n"), `in.gz:1: document 1: List: field "items": got object, want array`, ErrFieldType},
+		{"arrays too deep", []byte(strings.Repeat("[", maxListDepth+1) + "{}" + strings.Repeat("]", maxListDepth+1)), "in.gz:1: document 1 (item 1.1.1.1.1.1.1.1): lists nested too deeply", ErrNestingDepth},
 		{"lists too deep", []byte(deep), "in.gz:1: document 1 (item 1.1.1.1.1.1.1.1): List: lists nested too deeply", ErrNestingDepth},
 		{"tabs in yaml", []byte("apiVersion: v1\nkind: Pod\nmetadata:\n\tname: a\n"), "in.gz:4: document 1: syntax error: found character that cannot start any token", ErrSyntax},
 		{"typed list item kind mismatch", []byte("apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a, namespace: x}\n  spec: {containers: 3}\n"),
