@@ -102,11 +102,26 @@ type Decoder struct {
 	ct    conntrackState
 	flow  event.Flow
 
-	fn     func(*event.Flow) error
-	format Format
-	name   string
-	line   int64
-	long   []byte
+	fn      func(*event.Flow) error
+	format  Format
+	name    string
+	line    int64
+	long    []byte
+	br, zbr *bufio.Reader // reused across inputs
+	gz      *gzip.Reader
+}
+
+// readerSize is the read buffer; longer records are assembled in d.long.
+const readerSize = 32 << 10
+
+// reader returns *slot reset to read r, allocating it on first use.
+func (d *Decoder) reader(slot **bufio.Reader, r io.Reader) *bufio.Reader {
+	if *slot == nil {
+		*slot = bufio.NewReaderSize(r, readerSize)
+	} else {
+		(*slot).Reset(r)
+	}
+	return *slot
 }
 
 // NewDecoder returns a Decoder configured by opts.
@@ -199,14 +214,16 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.Flow) error) e
 	d.vpc.reset()
 	before := d.stats
 
-	br := bufio.NewReaderSize(r, 256<<10)
+	br := d.reader(&d.br, r)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
+		if d.gz == nil {
+			d.gz = new(gzip.Reader)
+		}
+		if err := d.gz.Reset(br); err != nil {
 			return fmt.Errorf("%s: gzip: %w", name, err)
 		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 256<<10)
+		defer d.gz.Close()
+		br = d.reader(&d.zbr, d.gz)
 	}
 	for {
 		line, tooLong, err := d.readLine(br)

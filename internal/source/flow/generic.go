@@ -107,7 +107,7 @@ func (d *Decoder) parseGeneric(line []byte) (status, *fieldError) {
 		case "reply":
 			r.reply, _, ok = s.boolean("reply")
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return 0, s.err

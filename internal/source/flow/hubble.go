@@ -151,6 +151,18 @@ func (d *Decoder) hubbleMembers(r *hubbleRec, depth int) bool {
 		if k == nil {
 			return true
 		}
+		if r.wrapped && depth == 0 {
+			// Members beside "flow" in a GetFlowsResponse: only its time
+			// and node matter (node_status and lost_events carry no flow).
+			switch string(k) {
+			case "time", "node_name", "nodeName":
+			default:
+				if !s.skip(fieldKey) {
+					return false
+				}
+				continue
+			}
+		}
 		switch string(k) {
 		case "flow":
 			if depth > 0 {
@@ -162,7 +174,8 @@ func (d *Decoder) hubbleMembers(r *hubbleRec, depth int) bool {
 				return false
 			}
 			if present {
-				r.wrapped = true
+				// A response's flow replaces any flow members read beside it.
+				*r = hubbleRec{isReply: -1, wrapped: true, respTime: r.respTime, respNode: r.respNode}
 				s.push("flow")
 				ok = d.hubbleMembers(r, 1)
 				s.pop()
@@ -183,7 +196,7 @@ func (d *Decoder) hubbleMembers(r *hubbleRec, depth int) bool {
 			}
 		case "node_name", "nodeName":
 			var v []byte
-			if v, _, ok = s.str(string(k)); ok {
+			if v, _, ok = s.str(fieldKey); ok {
 				if depth == 0 {
 					r.respNode = d.in.str(v)
 				} else {
@@ -207,12 +220,12 @@ func (d *Decoder) hubbleMembers(r *hubbleRec, depth int) bool {
 		case "Type":
 			ok = d.hubbleType(r)
 		case "source_names", "sourceNames":
-			r.srcNames, ok = d.stringSet(setNames, string(k))
+			r.srcNames, ok = d.stringSet(setNames, fieldKey)
 		case "destination_names", "destinationNames":
-			r.dstNames, ok = d.stringSet(setNames, string(k))
+			r.dstNames, ok = d.stringSet(setNames, fieldKey)
 		case "is_reply", "isReply":
 			var v, present bool
-			if v, present, ok = s.boolean(string(k)); ok && present {
+			if v, present, ok = s.boolean(fieldKey); ok && present {
 				r.isReply = 0
 				if v {
 					r.isReply = 1
@@ -225,7 +238,7 @@ func (d *Decoder) hubbleMembers(r *hubbleRec, depth int) bool {
 			r.hasL7 = r.hasL7 || s.peek() != 'n'
 			ok = s.skip("l7")
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false
@@ -320,7 +333,7 @@ func (d *Decoder) hubbleIP(r *hubbleRec) bool {
 		case "destination":
 			ok = d.hubbleAddr(&r.dst, "destination")
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false
@@ -370,7 +383,7 @@ func (d *Decoder) hubbleL4(r *hubbleRec) bool {
 		case "ICMPv6":
 			ok = d.hubbleICMP(r, event.ProtoICMPv6, "ICMPv6")
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false
@@ -398,10 +411,10 @@ func (d *Decoder) hubblePorts(r *hubbleRec, proto event.Protocol, field string) 
 		var v uint64
 		switch string(k) {
 		case "source_port", "sourcePort":
-			v, _, ok = s.uint(string(k), 65535)
+			v, _, ok = s.uint(fieldKey, 65535)
 			r.sport = uint16(v)
 		case "destination_port", "destinationPort":
-			v, _, ok = s.uint(string(k), 65535)
+			v, _, ok = s.uint(fieldKey, 65535)
 			r.dport = uint16(v)
 		case "flags":
 			if proto == event.ProtoTCP {
@@ -410,7 +423,7 @@ func (d *Decoder) hubblePorts(r *hubbleRec, proto event.Protocol, field string) 
 				ok = s.skip("flags")
 			}
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false
@@ -440,7 +453,7 @@ func (d *Decoder) hubbleFlags(r *hubbleRec) bool {
 		case "ACK":
 			r.ack, _, ok = s.boolean("ACK")
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false
@@ -468,7 +481,7 @@ func (d *Decoder) hubbleICMP(r *hubbleRec, proto event.Protocol, field string) b
 		if string(k) == "type" {
 			r.icmpType, _, ok = s.uint("type", 255)
 		} else {
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false
@@ -496,12 +509,12 @@ func (d *Decoder) hubbleEndpoint(ep *hubbleEndpoint) bool {
 			v, _, ok = s.str("namespace")
 			ep.ns = d.in.str(v)
 		case "pod_name", "podName":
-			v, _, ok = s.str(string(k))
+			v, _, ok = s.str(fieldKey)
 			ep.pod = d.in.str(v)
 		case "labels":
 			ep.labels, ok = d.stringSet(setLabels, "labels")
 		default:
-			ok = s.skip(string(k))
+			ok = s.skip(fieldKey)
 		}
 		if !ok {
 			return false

@@ -17,13 +17,14 @@ import (
 // UTF-8 becomes U+FFFD, raw control characters are rejected, null means
 // absent. The scanner does not allocate once its buffers have grown.
 type jscan struct {
-	b     []byte
-	i     int
-	err   *fieldError
-	path  []string // enclosing field names, for error messages
-	stack []byte   // open brackets while skipping
-	sbuf  []byte   // decoded string value; valid until the next string read
-	kbuf  []byte   // decoded key; valid until the next key read
+	b       []byte
+	i       int
+	err     *fieldError
+	path    []string // enclosing field names, for error messages
+	lastKey []byte   // the member key read last, named by fieldKey
+	stack   []byte   // open brackets while skipping
+	sbuf    []byte   // decoded string value; valid until the next string read
+	kbuf    []byte   // decoded key; valid until the next key read
 }
 
 func (s *jscan) reset(b []byte) {
@@ -44,7 +45,16 @@ func (s *jscan) fail(field, msg string) bool {
 	return false
 }
 
+// fieldKey, passed as a field name, stands for the key read last: callers
+// that handle several spellings of a key (node_name, nodeName) or skip
+// unknown members name the key as written without converting it to a
+// string on the happy path.
+const fieldKey = "\x00key"
+
 func (s *jscan) fieldPath(field string) string {
+	if field == fieldKey {
+		field = string(s.lastKey)
+	}
 	if len(s.path) == 0 {
 		return field
 	}
@@ -96,23 +106,40 @@ func (s *jscan) end() bool {
 
 // scanStr moves past the string starting at s.i (which holds '"') and
 // returns the bounds of its raw content and whether it contains escapes.
+// Short strings (most keys) are scanned byte by byte; longer ones with
+// bytes.IndexByte, which is vectorized.
 func (s *jscan) scanStr() (start, end int, esc, ok bool) {
+	b := s.b
 	start = s.i + 1
 	i := start
+	for lim := min(len(b), start+24); i < lim; i++ {
+		switch b[i] {
+		case '"':
+			s.i = i + 1
+			return start, i, esc, true
+		case '\\':
+			esc = true
+			i++
+		}
+	}
+	if i >= len(b) {
+		s.i = len(b)
+		return 0, 0, false, false
+	}
 	for {
-		j := bytes.IndexByte(s.b[i:], '"')
+		j := bytes.IndexByte(b[i:], '"')
 		if j < 0 {
-			s.i = len(s.b)
+			s.i = len(b)
 			return 0, 0, false, false
 		}
 		j += i
 		k := j
-		for k > i && s.b[k-1] == '\\' {
+		for k > start && b[k-1] == '\\' {
 			k--
 		}
 		if (j-k)%2 == 0 {
 			s.i = j + 1
-			esc = esc || bytes.IndexByte(s.b[start:j], '\\') >= 0
+			esc = esc || bytes.IndexByte(b[i:j], '\\') >= 0
 			return start, j, esc, true
 		}
 		esc = true
@@ -170,6 +197,7 @@ func (s *jscan) key() ([]byte, bool) {
 		s.kbuf = out
 		k = out
 	}
+	s.lastKey = k
 	s.ws()
 	if s.peek() != ':' {
 		return nil, s.syntax("")
