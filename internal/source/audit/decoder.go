@@ -19,6 +19,10 @@ import (
 // reach megabytes.
 const DefaultMaxRecordBytes = 64 << 20
 
+// readBufferSize is the size of the read buffers; longer lines are
+// assembled in a separate buffer.
+const readBufferSize = 128 << 10
+
 // maxKeptErrors is how many rejects Stats.Errors keeps, and how many are
 // logged one by one before logging switches to a summary every
 // logEveryRejects.
@@ -150,7 +154,7 @@ func (d *Decoder) Decode(r io.Reader, name string, fn func(*event.APIRequest) er
 // caller may step over to go on with the next stream.
 func (d *Decoder) decode(r io.Reader, name string, fn func(*event.APIRequest) error) (skippable bool, err error) {
 	if d.br == nil {
-		d.br = bufio.NewReaderSize(r, 1<<20)
+		d.br = bufio.NewReaderSize(r, readBufferSize)
 	} else {
 		d.br.Reset(r)
 	}
@@ -165,7 +169,7 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.APIRequest) er
 			return true, d.streamError(name, 1, err)
 		}
 		if d.gzbr == nil {
-			d.gzbr = bufio.NewReaderSize(d.gz, 1<<20)
+			d.gzbr = bufio.NewReaderSize(d.gz, readBufferSize)
 		} else {
 			d.gzbr.Reset(d.gz)
 		}
@@ -257,7 +261,7 @@ func (d *Decoder) DecodeEventList(body []byte, name string, fn func(*event.APIRe
 		}
 	}
 	if err != nil {
-		e := d.recordError(name, body, 1, pos, -1, 0, err)
+		e := d.recordError(name, body, 1, pos, -1, err)
 		d.stats.Records++
 		d.countReject(e)
 		return e

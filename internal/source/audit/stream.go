@@ -156,7 +156,7 @@ func (d *Decoder) value(line []byte, pos int, name string, fn func(*event.APIReq
 		return line, end, false, d.top(line, pos, start, name, fn)
 	}
 	if isSyntax(perr) {
-		return nil, 0, true, d.reject(d.recordError(name, line, start, pos, -1, 0, perr))
+		return nil, 0, true, d.reject(d.recordError(name, line, start, pos, -1, perr))
 	}
 	// errEnd or a semantic error: find where the value ends.
 	field := d.field
@@ -164,11 +164,11 @@ func (d *Decoder) value(line []byte, pos int, name string, fn func(*event.APIReq
 	end, done, err := d.sc.scan(line, pos)
 	if err != nil {
 		d.field = ""
-		return nil, 0, true, d.reject(d.recordError(name, line, start, pos, -1, 0, err))
+		return nil, 0, true, d.reject(d.recordError(name, line, start, pos, -1, err))
 	}
 	if done {
 		d.field = field
-		return line, end, false, d.reject(d.recordError(name, line, start, pos, -1, 0, perr))
+		return line, end, false, d.reject(d.recordError(name, line, start, pos, -1, perr))
 	}
 
 	// The value continues on the next lines.
@@ -201,7 +201,7 @@ func (d *Decoder) value(line []byte, pos int, name string, fn func(*event.APIReq
 		}
 		if end, done, err = d.sc.scan(buf, off); err != nil {
 			d.field = ""
-			e := d.recordError(name, buf, start, 0, -1, 0, err)
+			e := d.recordError(name, buf, start, 0, -1, err)
 			// Resume on the line with the error unless it is the start line.
 			return next, 0, true, d.reject(e)
 		}
@@ -211,7 +211,7 @@ func (d *Decoder) value(line []byte, pos int, name string, fn func(*event.APIReq
 	}
 	val := buf[:end]
 	if _, perr = d.parseRecord(val, 0, 0); perr != nil {
-		return line, pos, false, d.reject(d.recordError(name, val, start, 0, -1, 0, perr))
+		return line, pos, false, d.reject(d.recordError(name, val, start, 0, -1, perr))
 	}
 	return line, pos, false, d.top(val, 0, start, name, fn)
 }
@@ -229,19 +229,19 @@ func (d *Decoder) top(buf []byte, pos, startLine int, name string, fn func(*even
 	switch rec.kind {
 	case kindEvent:
 		if err := d.checkEvent(false); err != nil {
-			return d.reject(d.recordError(name, buf, startLine, pos, -1, 0, err))
+			return d.reject(d.recordError(name, buf, startLine, pos, -1, err))
 		}
 		return d.emit(buf, fn)
 	case kindList:
 		if err := checkVersion(rec.apiVersion, false); err != nil {
-			return d.reject(d.recordError(name, buf, startLine, pos, -1, 0, err))
+			return d.reject(d.recordError(name, buf, startLine, pos, -1, err))
 		}
 		if !rec.hasItems {
 			return nil
 		}
 		return d.items(buf, rec.items, pos, startLine, name, fn)
 	}
-	return d.reject(d.recordError(name, buf, startLine, pos, -1, 0,
+	return d.reject(d.recordError(name, buf, startLine, pos, -1,
 		newFieldError("kind", -1, ErrKind, "%s: want an audit.k8s.io/v1 Event or EventList", kindMsg(rec.kind))))
 }
 
@@ -256,10 +256,11 @@ func kindMsg(kind string) string {
 func (d *Decoder) items(buf []byte, sp span, pos, startLine int, name string, fn func(*event.APIRequest) error) error {
 	i := sp.start
 	if buf[i] != '[' {
-		return d.reject(d.recordError(name, buf, startLine, pos, -1, 0,
+		return d.reject(d.recordError(name, buf, startLine, pos, -1,
 			newFieldError("items", i, ErrField, "expected an array, found %s", typeName(buf[i]))))
 	}
 	i = skipWS(buf, i+1)
+	line, linePos := startLine, pos // line of buf[linePos], advanced incrementally
 	for idx := 0; i < sp.end && buf[i] != ']'; idx++ {
 		item := i
 		end, err := d.parseRecord(buf, i, 2)
@@ -267,7 +268,9 @@ func (d *Decoder) items(buf []byte, sp span, pos, startLine int, name string, fn
 			err = d.checkEvent(true)
 		}
 		if err != nil {
-			if err := d.reject(d.recordError(name, buf, startLine, pos, idx, item, err)); err != nil {
+			line += bytes.Count(buf[linePos:item], []byte{'\n'})
+			linePos = item
+			if err := d.reject(d.recordError(name, buf, line, item, idx, err)); err != nil {
 				return err
 			}
 			if end, err = d.sc.skipValue(buf, item, 2); err != nil {
@@ -407,16 +410,13 @@ func unhex(c byte) int {
 	return -1
 }
 
-// recordError builds the RecordError for err, found while parsing the value
-// that starts at buf[pos] on line startLine. For an EventList item, idx is
-// its index and itemPos its offset in buf.
-func (d *Decoder) recordError(name string, buf []byte, startLine, pos, idx, itemPos int, err error) *RecordError {
+// recordError builds the RecordError for err, found while parsing the record
+// that starts at buf[pos], on line startLine. For an EventList item, idx is
+// its index, and pos and startLine are the item's.
+func (d *Decoder) recordError(name string, buf []byte, startLine, pos, idx int, err error) *RecordError {
 	e := &RecordError{File: name, Line: startLine, Item: idx}
 	lineOf := func(p int) int {
 		return startLine + bytes.Count(buf[pos:max(pos, min(p, len(buf)))], []byte{'\n'})
-	}
-	if idx >= 0 {
-		e.Line = lineOf(itemPos)
 	}
 	var (
 		fe *fieldError
