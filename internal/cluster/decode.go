@@ -88,9 +88,34 @@ type header struct {
 		Name      string `json:"name"`
 		Namespace string `json:"namespace"`
 	} `json:"metadata"`
-	// Items is decoded only for List kinds: other kinds may have an
-	// unrelated "items" field.
-	Items json.RawMessage `json:"items"`
+	// Items is kept only when it is an array: other kinds may have an
+	// unrelated "items" field of another type.
+	Items listItems `json:"items"`
+}
+
+// listItems holds a List's items, decoded in the same pass as the header.
+// A non-array "items" is not an error until the object turns out to be a
+// List.
+type listItems struct {
+	present bool
+	items   []json.RawMessage
+	// notArray is the JSON type "items" had when it was not an array.
+	notArray string
+}
+
+func (li *listItems) UnmarshalJSON(b []byte) error {
+	li.present = true
+	switch b[0] {
+	case '[':
+		return json.Unmarshal(b, &li.items)
+	case 'n':
+		return nil
+	case '{':
+		li.notArray = "object"
+	default:
+		li.notArray = jsonValueKind(b[0])
+	}
+	return nil
 }
 
 // listContext is what a List tells its items: its apiVersion and kind, so
@@ -120,7 +145,7 @@ func (l *loader) object(doc *document, data []byte, items []int, list listContex
 			fail("", ErrNestingDepth)
 			return
 		}
-		l.items(doc, data, items, listContext{}, fail)
+		l.array(doc, data, items, fail)
 		return
 	default:
 		fail("", fmt.Errorf("%w: got %s", ErrNotObject, jsonValueKind(data[0])))
@@ -148,15 +173,16 @@ func (l *loader) object(doc *document, data []byte, items []int, list listContex
 		return
 	}
 
-	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") && h.Items != nil {
-		if len(h.Items) == 0 || string(h.Items) == "null" {
+	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") && h.Items.present {
+		if h.Items.notArray != "" {
+			fail(name, &fieldError{field: "items", got: h.Items.notArray, want: "array"})
 			return
 		}
 		if len(items) >= maxListDepth {
 			fail(name, ErrNestingDepth)
 			return
 		}
-		l.items(doc, h.Items, items, listContext{apiVersion: h.APIVersion, kind: h.Kind}, fail)
+		l.itemList(doc, h.Items.items, items, listContext{apiVersion: h.APIVersion, kind: h.Kind})
 		return
 	}
 
@@ -170,17 +196,18 @@ func (l *loader) object(doc *document, data []byte, items []int, list listContex
 	}
 }
 
-// items decodes a List's items array.
-func (l *loader) items(doc *document, data []byte, path []int, list listContext, fail func(string, error)) {
+// array decodes a bare JSON array of objects (no List around it).
+func (l *loader) array(doc *document, data []byte, path []int, fail func(string, error)) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
-		err = decodeError(err)
-		if fe, ok := err.(*fieldError); ok && fe.field == "" && list.kind != "" {
-			fe.field = "items"
-		}
-		fail(list.kind, err)
+		fail("", decodeError(err))
 		return
 	}
+	l.itemList(doc, raw, path, listContext{})
+}
+
+// itemList decodes a List's items.
+func (l *loader) itemList(doc *document, raw []json.RawMessage, path []int, list listContext) {
 	path = append(slices.Clip(path), 0)
 	for i, item := range raw {
 		path[len(path)-1] = i + 1

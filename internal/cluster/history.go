@@ -39,26 +39,35 @@ func (r *podRecord) aliveAt(t time.Time) bool {
 	return r.from <= n && n < r.to
 }
 
-// holding is one interval during which a pod held an address.
+// holding is one interval during which a pod held an address. It carries
+// the pod itself so that PodAt does not touch the record.
 type holding struct {
 	from, to int64
+	pod      *corev1.Pod
 	rec      *podRecord
 }
 
-// holderAt finds the holder of ip at t. Callers hold x.mu (read).
+// holderAt finds the holding of ip at t. Callers hold x.mu (read).
 // It allocates nothing: a map lookup and a binary search.
-func (x *Index) holderAt(ip netip.Addr, t time.Time) *podRecord {
+func (x *Index) holderAt(ip netip.Addr, t time.Time) *holding {
 	hs := x.ips[ip]
 	if len(hs) == 0 {
 		return nil
 	}
 	if t.IsZero() {
-		if last := hs[len(hs)-1]; last.rec.live {
-			return last.rec
+		if last := &hs[len(hs)-1]; last.rec.live {
+			return last
 		}
 		return nil
 	}
 	n := t.UnixNano()
+	// Most lookups are for the latest holder.
+	if last := &hs[len(hs)-1]; last.from <= n {
+		if n < last.to {
+			return last
+		}
+		return nil
+	}
 	// The last holding that started at or before n.
 	lo, hi := 0, len(hs)
 	for lo < hi {
@@ -72,8 +81,8 @@ func (x *Index) holderAt(ip netip.Addr, t time.Time) *podRecord {
 	if lo == 0 {
 		return nil
 	}
-	if h := hs[lo-1]; n < h.to {
-		return h.rec
+	if h := &hs[lo-1]; n < h.to {
+		return h
 	}
 	return nil
 }
@@ -195,7 +204,7 @@ func (x *Index) addPodLocked(p *corev1.Pod) {
 		delete(x.current, name)
 	}
 	for _, ip := range rec.ips {
-		x.insertHolding(ip, holding{from: rec.from, to: rec.to, rec: rec})
+		x.insertHolding(ip, holding{from: rec.from, to: rec.to, pod: p, rec: rec})
 	}
 }
 

@@ -186,13 +186,13 @@ func canonicalIP(ip netip.Addr) netip.Addr {
 // still running. HostNetwork pods are never returned: their address is the
 // node's (see ResolveIP).
 func (x *Index) PodAt(ip netip.Addr, t time.Time) (*corev1.Pod, bool) {
+	var pod *corev1.Pod
 	x.mu.RLock()
-	rec := x.holderAt(canonicalIP(ip), t)
-	x.mu.RUnlock()
-	if rec == nil {
-		return nil, false
+	if h := x.holderAt(canonicalIP(ip), t); h != nil {
+		pod = h.pod
 	}
-	return rec.pod, true
+	x.mu.RUnlock()
+	return pod, pod != nil
 }
 
 // ResolveIP says what ip was at t: a pod (with its workload), a service
@@ -203,8 +203,8 @@ func (x *Index) ResolveIP(ip netip.Addr, t time.Time) Endpoint {
 	ip = canonicalIP(ip)
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if rec := x.holderAt(ip, t); rec != nil {
-		return Endpoint{Kind: EndpointPod, IP: ip, Pod: rec.pod, Workload: rec.workload}
+	if h := x.holderAt(ip, t); h != nil {
+		return Endpoint{Kind: EndpointPod, IP: ip, Pod: h.pod, Workload: h.rec.workload}
 	}
 	if svc, ok := x.clusterIPs[ip]; ok {
 		return Endpoint{Kind: EndpointService, IP: ip, Service: svc}

@@ -204,6 +204,17 @@ func (l *loader) readJSON(r io.Reader, name string, gzipped bool) int {
 		l.report(&DocumentError{File: name, Err: readError(err, gzipped)})
 		return 0
 	}
+	if json.Valid(data) {
+		// One document, the usual case (`kubectl get -o json`): decode it
+		// in place rather than through a Decoder, which would copy it.
+		start := skipJSONSpace(data)
+		doc := &document{file: name, line: 1 + bytes.Count(data[:start], []byte{'\n'}), index: 1, jsonSrc: data[start:]}
+		if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+			return 0
+		}
+		l.object(doc, data[start:], nil, listContext{})
+		return 1
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	line, lineOff := 1, 0
 	lineAt := func(off int) int {
