@@ -103,19 +103,53 @@ func printUnused(w io.Writer, rep *delta.Report, sum input.Summary, top int) err
 		}
 		shown++
 		fmt.Fprintf(w, "\n%s (risk %s)\n", subjectLabel(sr.Kind, sr.Namespace, sr.Name), sr.Risk)
-		for _, ur := range sr.Unused {
+		quiet := 0
+		for i, ur := range sr.Unused {
+			// The table shows what matters; -o json has everything.
+			if i >= maxDetail || ur.Risk == "info" {
+				quiet++
+				continue
+			}
 			scope := "cluster-wide"
 			if ur.Namespace != "" {
 				scope = "in " + ur.Namespace
 			}
-			fmt.Fprintf(w, "  unused  %-8s %s %s via %s → %s: %s\n", ur.Risk, ruleText(ur), scope,
-				refString(ur.Binding), refString(ur.Role), ur.Why)
+			fmt.Fprintf(w, "  unused  %-8s %s %s (%s → %s): %s\n", ur.Risk, shorten(ruleText(ur), 90), scope,
+				refString(ur.Binding), refString(ur.Role), firstClause(ur.Why))
 		}
-		for _, d := range sr.Denied {
+		if quiet > 0 {
+			fmt.Fprintf(w, "  ... and %d more unused rule(s) of lower risk (-o json lists all)\n", quiet)
+		}
+		for i, d := range sr.Denied {
+			if i == maxDetail {
+				fmt.Fprintf(w, "  ... and %d more denied request(s)\n", len(sr.Denied)-maxDetail)
+				break
+			}
 			fmt.Fprintf(w, "  denied  %s ×%d (last %s)\n", usageText(d), d.Count, d.LastSeen.UTC().Format("2006-01-02 15:04"))
 		}
 	}
 	return nil
+}
+
+// maxDetail bounds the lines of each kind shown per subject in tables.
+const maxDetail = 5
+
+// shorten cuts s to n runes with an ellipsis.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// firstClause keeps a why text up to its first risk reason.
+func firstClause(why string) string {
+	parts := strings.SplitN(why, "; ", 3)
+	if len(parts) > 2 {
+		return parts[0] + "; " + parts[1] + "; …"
+	}
+	return why
 }
 
 func ruleText(u delta.UnusedRule) string {

@@ -69,7 +69,9 @@ type verbUse struct {
 
 // Suggest builds, per subject, Roles and bindings that allow every request
 // the subject's own grants allowed in the evidence, nothing its grants do not
-// allow today, and as little else as the evidence supports.
+// allow today, and as little else as the evidence supports. Requests that a
+// Kubernetes default binding of another subject also allows (discovery,
+// self-reviews for system:authenticated) are left to that binding.
 func Suggest(a *rbac.Authorizer, u *baseline.APIUsage, opts SuggestOptions) []Suggestion {
 	if opts.Expand == nil {
 		opts.Expand = DefaultExpand()
@@ -100,6 +102,11 @@ func Suggest(a *rbac.Authorizer, u *baseline.APIUsage, opts SuggestOptions) []Su
 		any := false
 		for _, g := range grants {
 			for _, i := range at.byGrant[grantKey{s, g.Binding, g.RuleIndex}] {
+				if !g.System && allowedByDefaults(at.allowed[i], s) {
+					// Kubernetes' default bindings (discovery for every
+					// authenticated user, for example) stay in place.
+					continue
+				}
 				addUse(uses, at.entries[i])
 				any = true
 			}
@@ -122,6 +129,17 @@ func Suggest(a *rbac.Authorizer, u *baseline.APIUsage, opts SuggestOptions) []Su
 		out = append(out, sg)
 	}
 	return out
+}
+
+// allowedByDefaults reports whether a Kubernetes default (bootstrap) binding
+// of another subject also allows the request.
+func allowedByDefaults(gs []rbac.Grant, s rbac.Subject) bool {
+	for _, g := range gs {
+		if g.System && g.Subject != s {
+			return true
+		}
+	}
+	return false
 }
 
 func addUse(uses map[atom]map[string]*verbUse, e baseline.Entry) {

@@ -263,6 +263,7 @@ func subjectReport(s rbac.Subject, grants []rbac.Grant, at *attribution, own []i
 	for _, i := range idx {
 		sr.Used = append(sr.Used, usageOf(at.entries[i], at.allowed[i]))
 	}
+	sort.SliceStable(sr.Unused, func(i, j int) bool { return sr.Unused[i].severity > sr.Unused[j].severity })
 	var top rbac.Severity
 	for _, u := range sr.Unused {
 		sr.Score += severityWeight(u.severity)
