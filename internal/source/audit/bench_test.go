@@ -22,7 +22,8 @@ func benchDecode(b *testing.B, data []byte, opts Options) {
 		return nil
 	}
 	round := func() {
-		d.seen = newSeenSet(defaultDedupLimit)
+		d.seen.young.clear() // forget the previous round, keep the memory
+		d.seen.old.clear()
 		if err := d.Decode(bytes.NewReader(data), "bench", fn); err != nil {
 			b.Fatal(err)
 		}

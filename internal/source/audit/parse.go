@@ -309,9 +309,12 @@ func (d *Decoder) strList(b []byte, i, depth int) ([]string, int, error) {
 	if b[i] != '[' {
 		return nil, i, typeError(b, i, d.field, "an array of strings")
 	}
-	end, err := d.sc.skipValue(b, i, depth)
-	if err != nil {
-		return nil, end, err
+	var err error
+	end, ok := scanStringArray(b, i)
+	if !ok {
+		if end, err = d.sc.skipValue(b, i, depth); err != nil {
+			return nil, end, err
+		}
 	}
 	raw := b[i:end]
 	if l, ok := d.lists.get(raw); ok {
@@ -335,6 +338,34 @@ func (d *Decoder) strList(b []byte, i, depth int) ([]string, int, error) {
 	l = l[:len(l):len(l)]
 	d.lists.put(raw, l)
 	return l, end, nil
+}
+
+// scanStringArray skips a well-formed array of strings at b[i] == '['
+// without the general scanner. ok is false if the array holds anything else
+// or is malformed; the caller then validates it the general way.
+func scanStringArray(b []byte, i int) (end int, ok bool) {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for i < len(b) && b[i] == '"' {
+		e, _, err := scanString(b, i)
+		if err != nil {
+			return 0, false
+		}
+		if i = skipWS(b, e); i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ']':
+			return i + 1, true
+		case ',':
+			i = skipWS(b, i+1)
+		default:
+			return 0, false
+		}
+	}
+	return 0, false
 }
 
 // objectRef parses the objectRef (audit ObjectReference).
