@@ -432,3 +432,25 @@ func TestWhoCan(t *testing.T) {
 		t.Errorf("WhoCan cluster-wide = %v", got)
 	}
 }
+
+// TestConcurrentUse: the Authorizer is read-only after NewAuthorizer (run
+// with -race, as CI does).
+func TestConcurrentUse(t *testing.T) {
+	a := NewAuthorizer(bootstrapObjects(t))
+	r := res("system:kube-controller-manager", "", "list", "", "secrets", "", "")
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func() {
+			ok := true
+			for i := 0; i < 200; i++ {
+				ok = ok && a.Authorize(r).Allowed && len(a.MatchingGrants(r)) > 0 && len(a.WhoCan(r)) > 1
+			}
+			done <- ok
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("a concurrent check failed")
+		}
+	}
+}
