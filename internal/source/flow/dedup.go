@@ -1,7 +1,8 @@
 package flow
 
 import (
-	"net/netip"
+	"encoding/binary"
+	"hash/maphash"
 
 	"github.com/kubedelta/kubedelta/internal/event"
 )
@@ -11,18 +12,32 @@ import (
 // forgotten first, which only lets some duplicates through.
 const maxDedupEntries = 1 << 18
 
-// flowKey identifies one direction of one flow. The verdict is part of the
-// key: a flow forwarded by the source node and dropped by the destination
-// node is two facts, and the drop must never be folded into the forward.
-type flowKey struct {
-	src, dst     netip.Addr
-	sport, dport uint16
-	proto        event.Protocol
-	verdict      event.Verdict
+// A flow key identifies one direction of one flow: addresses, ports,
+// protocol and verdict. The verdict is part of the key: a flow forwarded by
+// the source node and dropped by the destination node is two facts, and the
+// drop must never be folded into the forward. Keys are kept as 64-bit
+// hashes with a per-decoder random seed; a collision (odds about n/2^64 for
+// n live keys) would merely let one flow count as a repeat of another.
+func flowKey(seed maphash.Seed, f *event.Flow) uint64 {
+	var b [40]byte
+	src, dst := f.Src.IP.As16(), f.Dst.IP.As16()
+	copy(b[0:16], src[:])
+	copy(b[16:32], dst[:])
+	binary.LittleEndian.PutUint16(b[32:], f.Src.Port)
+	binary.LittleEndian.PutUint16(b[34:], f.Dst.Port)
+	b[36] = byte(f.Protocol)
+	b[37] = byte(f.Verdict)
+	if f.Src.IP.Is4() {
+		b[38] = 4
+	}
+	if f.Dst.IP.Is4() {
+		b[39] = 4
+	}
+	return maphash.Bytes(seed, b[:])
 }
 
 type dedupEntry struct {
-	key flowKey
+	key uint64
 	at  int64 // unix nanoseconds of the delivered observation
 }
 
@@ -32,7 +47,8 @@ type dedupEntry struct {
 // past them, or when the table is full.
 type dedup struct {
 	window int64
-	last   map[flowKey]int64
+	seed   maphash.Seed
+	last   map[uint64]int64
 	fifo   []dedupEntry // ring buffer in delivery order
 	head   int
 	n      int
@@ -40,7 +56,7 @@ type dedup struct {
 }
 
 func newDedup(window int64) dedup {
-	return dedup{window: window, last: make(map[flowKey]int64)}
+	return dedup{window: window, seed: maphash.MakeSeed(), last: make(map[uint64]int64)}
 }
 
 // duplicate reports whether f repeats a flow delivered within the window,
@@ -49,7 +65,7 @@ func (d *dedup) duplicate(f *event.Flow) bool {
 	if d.window <= 0 {
 		return false
 	}
-	k := flowKey{src: f.Src.IP, dst: f.Dst.IP, sport: f.Src.Port, dport: f.Dst.Port, proto: f.Protocol, verdict: f.Verdict}
+	k := flowKey(d.seed, f)
 	at := f.Time.UnixNano()
 	if at > d.newest {
 		d.newest = at

@@ -2,6 +2,8 @@ package flow
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -106,45 +108,43 @@ func (s *jscan) end() bool {
 
 // scanStr moves past the string starting at s.i (which holds '"') and
 // returns the bounds of its raw content and whether it contains escapes.
-// Short strings (most keys) are scanned byte by byte; longer ones with
-// bytes.IndexByte, which is vectorized.
+// It looks at eight bytes at a time for a quote or a backslash.
 func (s *jscan) scanStr() (start, end int, esc, ok bool) {
 	b := s.b
 	start = s.i + 1
 	i := start
-	for lim := min(len(b), start+24); i < lim; i++ {
-		switch b[i] {
-		case '"':
-			s.i = i + 1
-			return start, i, esc, true
-		case '\\':
-			esc = true
+	for {
+		for i+8 <= len(b) {
+			m := quoteOrBackslash(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		for i < len(b) && b[i] != '"' && b[i] != '\\' {
 			i++
 		}
-	}
-	if i >= len(b) {
-		s.i = len(b)
-		return 0, 0, false, false
-	}
-	for {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
+		if i >= len(b) {
 			s.i = len(b)
 			return 0, 0, false, false
 		}
-		j += i
-		k := j
-		for k > start && b[k-1] == '\\' {
-			k--
-		}
-		if (j-k)%2 == 0 {
-			s.i = j + 1
-			esc = esc || bytes.IndexByte(b[i:j], '\\') >= 0
-			return start, j, esc, true
+		if b[i] == '"' {
+			s.i = i + 1
+			return start, i, esc, true
 		}
 		esc = true
-		i = j + 1
+		i += 2 // the backslash and the byte it escapes
 	}
+}
+
+// quoteOrBackslash has the high bit set in the lowest byte of v that is a
+// '"' or a '\\' (bytes above the first match may be set spuriously).
+func quoteOrBackslash(v uint64) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := v ^ (lo * '"')
+	bs := v ^ (lo * '\\')
+	return ((q - lo) &^ q | (bs - lo) &^ bs) & hi
 }
 
 // str reads a string value (or null). The returned bytes are valid until
