@@ -144,7 +144,7 @@ func quoteOrBackslash(v uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := v ^ (lo * '"')
 	bs := v ^ (lo * '\\')
-	return ((q - lo) &^ q | (bs - lo) &^ bs) & hi
+	return ((q-lo)&^q | (bs-lo)&^bs) & hi
 }
 
 // str reads a string value (or null). The returned bytes are valid until
