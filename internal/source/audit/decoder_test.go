@@ -53,8 +53,9 @@ const (
 // stage sequences are those the kube-apiserver writes: RequestReceived, then
 // ResponseStarted only for long-running requests, then ResponseComplete, or
 // Panic (mirrors k8s.io/apiserver/pkg/endpoints/filters/audit_test.go
-// TestAudit, whose cases expect ResponseStarted only for watch and other
-// long-running requests).
+// TestAudit: ResponseStarted only for the long-running watch; "panic
+// longrunning" gives RequestReceived then Panic, "write+panic longrunning"
+// gives RequestReceived, ResponseStarted, Panic).
 func TestStagePolicy(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -98,6 +99,10 @@ func TestStagePolicy(t *testing.T) {
 			stageEvent("p", rr, "delete", "/api/v1/namespaces/ns/pods/p1", podsRef),
 			stageEvent("p", event.StagePanic, "delete", "/api/v1/namespaces/ns/pods/p1", podsRef),
 		}, false, []string{"p/" + event.StagePanic}, 0, 1},
+		{"panic of a watch before it started", []string{
+			stageEvent("w", rr, "watch", "/api/v1/pods?watch=1", `{"resource":"pods","apiVersion":"v1"}`),
+			stageEvent("w", event.StagePanic, "watch", "/api/v1/pods?watch=1", `{"resource":"pods","apiVersion":"v1"}`),
+		}, false, []string{"w/" + event.StagePanic}, 0, 1},
 		{"panic after a watch started: first delivered stage wins", []string{
 			stageEvent("w", rs, "watch", "/api/v1/pods?watch=1", `{"resource":"pods","apiVersion":"v1"}`),
 			stageEvent("w", event.StagePanic, "watch", "/api/v1/pods?watch=1", `{"resource":"pods","apiVersion":"v1"}`),

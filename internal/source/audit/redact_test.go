@@ -239,12 +239,9 @@ func TestRedactionThroughEmit(t *testing.T) {
 	if len(got) != 1 || got[0].RequestObject != nil || got[0].ResponseObject != nil {
 		t.Fatalf("bodies kept without KeepObjects: %+v", got)
 	}
-	var seen []event.APIRequest
 	d := NewDecoder(Options{KeepObjects: true})
 	in := redactionEvents[3].line + "\n" + auditLine("cm", "patch", "configmaps", "", `{"data":{"mode":"cGF0Y2hlZA=="}}`, "")
-	for _, r := range decodeString(t, d, in) {
-		seen = append(seen, r)
-	}
+	seen := decodeString(t, d, in)
 	if len(seen) != 2 || string(seen[0].RequestObject) != `{"data":{"password":"<redacted>"}}` ||
 		string(seen[1].RequestObject) != `{"data":{"mode":"cGF0Y2hlZA=="}}` {
 		t.Errorf("patch bodies: %q, %q", seen[0].RequestObject, seen[1].RequestObject)
