@@ -95,6 +95,12 @@ func TestBadInputs(t *testing.T) {
 			is:      ErrKind,
 		},
 		{
+			name:    "a huge value is clipped in the message",
+			input:   `{"kind":"` + strings.Repeat("K", 5000) + `"}` + "\n" + okLine,
+			wantErr: `bad.jsonl:1: kind: "` + strings.Repeat("K", 100) + `...(5000 bytes)" is not an audit event: want an audit.k8s.io/v1 Event or EventList`,
+			is:      ErrKind,
+		},
+		{
 			name:    "not an object",
 			input:   `["a","b"]` + "\n" + okLine,
 			wantErr: `bad.jsonl:1: expected a JSON object, found an array`,

@@ -89,3 +89,15 @@ func (e *fieldError) Error() string { return e.field + ": " + e.msg }
 func newFieldError(field string, pos int, sentinel error, format string, args ...any) *fieldError {
 	return &fieldError{field: field, pos: pos, err: sentinel, msg: fmt.Sprintf(format, args...)}
 }
+
+// maxQuoted bounds input quoted in an error message.
+const maxQuoted = 100
+
+// clip shortens input quoted in an error message, so that a huge field
+// cannot make a huge error or log record.
+func clip[T string | []byte](v T) string {
+	if len(v) <= maxQuoted {
+		return string(v)
+	}
+	return string(v[:maxQuoted]) + "...(" + strconv.Itoa(len(v)) + " bytes)"
+}

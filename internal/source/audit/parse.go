@@ -471,7 +471,7 @@ func (d *Decoder) int32Val(b []byte, i int) (int, int, error) {
 	var n int64
 	for _, c := range num {
 		if !isDigit(c) {
-			return 0, end, newFieldError(d.field, i, ErrField, "%s is not an integer", b[i:end])
+			return 0, end, newFieldError(d.field, i, ErrField, "%s is not an integer", clip(b[i:end]))
 		}
 		if n = n*10 + int64(c-'0'); n > 1<<31 {
 			break
@@ -481,7 +481,7 @@ func (d *Decoder) int32Val(b []byte, i int) (int, int, error) {
 		n = -n
 	}
 	if n > 1<<31-1 || n < -1<<31 {
-		return 0, end, newFieldError(d.field, i, ErrField, "%s is out of range for a 32-bit integer", b[i:end])
+		return 0, end, newFieldError(d.field, i, ErrField, "%s is out of range for a 32-bit integer", clip(b[i:end]))
 	}
 	return int(n), end, nil
 }
@@ -498,7 +498,7 @@ func (d *Decoder) timestamp(b []byte, i int, dst *time.Time) (int, error) {
 	}
 	t, perr := parseTime(v)
 	if perr != nil {
-		fe := newFieldError(d.field, i, ErrField, "invalid timestamp %q: want RFC 3339, e.g. 2006-01-02T15:04:05.000000Z", v)
+		fe := newFieldError(d.field, i, ErrField, "invalid timestamp %q: want RFC 3339, e.g. 2006-01-02T15:04:05.000000Z", clip(v))
 		fe.cause = perr
 		return end, fe
 	}

@@ -249,7 +249,7 @@ func kindMsg(kind string) string {
 	if kind == "" {
 		return "missing"
 	}
-	return fmt.Sprintf("%q is not an audit event", kind)
+	return fmt.Sprintf("%q is not an audit event", clip(kind))
 }
 
 // items decodes the items of an EventList; sp is the items value in buf.
@@ -299,9 +299,9 @@ func checkVersion(v string, item bool) *fieldError {
 		return newFieldError("apiVersion", -1, ErrVersion, "missing: want %s", apiVersionV1)
 	case "audit.k8s.io/v1beta1", "audit.k8s.io/v1alpha1":
 		return newFieldError("apiVersion", -1, ErrVersion,
-			"%q is not supported: audit.k8s.io/v1alpha1 and v1beta1 were removed in Kubernetes 1.24; configure the audit backend to write %s", v, apiVersionV1)
+			"%q is not supported: audit.k8s.io/v1alpha1 and v1beta1 were removed in Kubernetes 1.24; configure the audit backend to write %s", clip(v), apiVersionV1)
 	}
-	return newFieldError("apiVersion", -1, ErrVersion, "%q is not supported: want %s", v, apiVersionV1)
+	return newFieldError("apiVersion", -1, ErrVersion, "%q is not supported: want %s", clip(v), apiVersionV1)
 }
 
 // checkEvent validates the envelope and required fields of the parsed
@@ -323,7 +323,7 @@ func (d *Decoder) checkEvent(item bool) error {
 	case "":
 		return newFieldError("stage", -1, ErrField, "missing")
 	}
-	return newFieldError("stage", -1, ErrField, "unknown stage %q: want RequestReceived, ResponseStarted, ResponseComplete or Panic", d.req.Stage)
+	return newFieldError("stage", -1, ErrField, "unknown stage %q: want RequestReceived, ResponseStarted, ResponseComplete or Panic", clip(d.req.Stage))
 }
 
 // finish turns the record's arena into strings with a single allocation and
