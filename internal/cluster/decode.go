@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -22,6 +24,7 @@ const (
 type loader struct {
 	inv     *Inventory
 	log     *slog.Logger
+	workers int // goroutines decoding a large List's items
 	errs    []error
 	dropped int
 }
@@ -124,38 +127,44 @@ type listContext struct {
 	apiVersion, kind string
 }
 
-// object decodes one JSON value (a document or a List item at path items)
-// into the inventory, reporting problems instead of returning them.
-func (l *loader) object(doc *document, data []byte, items []int, list listContext) {
-	fail := func(object string, err error) {
-		l.report(&DocumentError{
-			File: doc.file, Line: doc.itemLine(items), Document: doc.index,
-			Items: slices.Clone(items), Object: object, Err: err,
-		})
-	}
+// decoded is what one JSON value amounts to, computed without touching the
+// inventory so that List items can be decoded in parallel; apply then
+// records it, in input order.
+type decoded struct {
+	add    func(*Inventory) // a kept object, ready to insert
+	skip   string           // "apiVersion/kind" of an object not kept
+	items  []json.RawMessage
+	list   listContext // of items
+	object string      // names the object in errors
+	err    error
+}
+
+// decodeValue decodes one JSON value (a document or a List item at the
+// given List depth).
+func decodeValue(data []byte, list listContext, depth int) decoded {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 || string(data) == "null" {
-		return
+		return decoded{}
 	}
 	switch data[0] {
 	case '{':
 	case '[':
 		// A bare array of objects: read it like a List's items.
-		if len(items) >= maxListDepth {
-			fail("", ErrNestingDepth)
-			return
+		if depth >= maxListDepth {
+			return decoded{err: ErrNestingDepth}
 		}
-		l.array(doc, data, items, fail)
-		return
+		var raw []json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return decoded{err: decodeError(err)}
+		}
+		return decoded{items: raw}
 	default:
-		fail("", fmt.Errorf("%w: got %s", ErrNotObject, jsonValueKind(data[0])))
-		return
+		return decoded{err: fmt.Errorf("%w: got %s", ErrNotObject, jsonValueKind(data[0]))}
 	}
 
 	var h header
 	if err := json.Unmarshal(data, &h); err != nil {
-		fail("", decodeError(err))
-		return
+		return decoded{err: decodeError(err)}
 	}
 	if h.Kind == "" && list.kind != "List" && strings.HasSuffix(list.kind, "List") {
 		h.Kind = strings.TrimSuffix(list.kind, "List")
@@ -166,52 +175,102 @@ func (l *loader) object(doc *document, data []byte, items []int, list listContex
 	name := objectName(h)
 	switch {
 	case h.Kind == "":
-		fail(name, ErrNoKind)
-		return
+		return decoded{object: name, err: ErrNoKind}
 	case h.APIVersion == "":
-		fail(name, ErrNoAPIVersion)
-		return
+		return decoded{object: name, err: ErrNoAPIVersion}
 	}
 
 	if h.Kind == "List" || strings.HasSuffix(h.Kind, "List") && h.Items.present {
 		if h.Items.notArray != "" {
-			fail(name, &fieldError{field: "items", got: h.Items.notArray, want: "array"})
-			return
+			return decoded{object: name, err: &fieldError{field: "items", got: h.Items.notArray, want: "array"}}
 		}
-		if len(items) >= maxListDepth {
-			fail(name, ErrNestingDepth)
-			return
+		if depth >= maxListDepth {
+			return decoded{object: name, err: ErrNestingDepth}
 		}
-		l.itemList(doc, h.Items.items, items, listContext{apiVersion: h.APIVersion, kind: h.Kind})
-		return
+		return decoded{items: h.Items.items, list: listContext{apiVersion: h.APIVersion, kind: h.Kind}}
 	}
 
 	handle, ok := handlerFor(h.APIVersion, h.Kind)
 	if !ok {
-		l.inv.skip(h.APIVersion, h.Kind)
-		return
+		return decoded{skip: h.APIVersion + "/" + h.Kind}
 	}
-	if err := handle(l.inv, data); err != nil {
-		fail(name, err)
+	add, err := handle(data)
+	if err != nil {
+		return decoded{object: name, err: err}
+	}
+	return decoded{add: add}
+}
+
+// object decodes one JSON value (a document, or a List item at path) into
+// the inventory, reporting problems instead of returning them.
+func (l *loader) object(doc *document, data []byte, path []int, list listContext) {
+	l.apply(doc, decodeValue(data, list, len(path)), path)
+}
+
+func (l *loader) apply(doc *document, d decoded, path []int) {
+	switch {
+	case d.err != nil:
+		l.report(&DocumentError{
+			File: doc.file, Line: doc.itemLine(path), Document: doc.index,
+			Items: slices.Clone(path), Object: d.object, Err: d.err,
+		})
+	case d.add != nil:
+		d.add(l.inv)
+	case d.skip != "":
+		if l.inv.Skipped == nil {
+			l.inv.Skipped = make(map[string]int)
+		}
+		l.inv.Skipped[d.skip]++
+	case d.items != nil:
+		l.itemList(doc, d.items, path, d.list)
 	}
 }
 
-// array decodes a bare JSON array of objects (no List around it).
-func (l *loader) array(doc *document, data []byte, path []int, fail func(string, error)) {
-	var raw []json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		fail("", decodeError(err))
-		return
-	}
-	l.itemList(doc, raw, path, listContext{})
-}
+const (
+	// parallelItems is the List size from which items are decoded by
+	// several goroutines.
+	parallelItems = 64
+	// itemBatch bounds how many decoded items wait for insertion.
+	itemBatch = 4096
+)
 
-// itemList decodes a List's items.
+// itemList decodes a List's items. Large Lists (a whole-cluster dump is one
+// List) are decoded by up to l.workers goroutines in batches; the results
+// are applied in item order, so the inventory is the same as a sequential
+// decode gives.
 func (l *loader) itemList(doc *document, raw []json.RawMessage, path []int, list listContext) {
 	path = append(slices.Clip(path), 0)
-	for i, item := range raw {
-		path[len(path)-1] = i + 1
-		l.object(doc, item, path, list)
+	depth := len(path)
+	workers := l.workers
+	if workers <= 1 || len(raw) < parallelItems {
+		for i, item := range raw {
+			path[depth-1] = i + 1
+			l.apply(doc, decodeValue(item, list, depth), path)
+		}
+		return
+	}
+	results := make([]decoded, min(len(raw), itemBatch))
+	for base := 0; base < len(raw); base += itemBatch {
+		batch := raw[base:min(base+itemBatch, len(raw))]
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(workers, len(batch)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(batch) {
+						return
+					}
+					results[i] = decodeValue(batch[i], list, depth)
+				}
+			})
+		}
+		wg.Wait()
+		for i := range batch {
+			path[depth-1] = base + i + 1
+			l.apply(doc, results[i], path)
+			results[i] = decoded{}
+		}
 	}
 }
 

@@ -17,8 +17,10 @@ type typedObject[T any] interface {
 	SetGroupVersionKind(schema.GroupVersionKind)
 }
 
-// kindHandler decodes one object of a kept kind (as JSON) into the inventory.
-type kindHandler func(inv *Inventory, data []byte) error
+// kindHandler decodes one object of a kept kind (as JSON) and returns the
+// step that inserts it into an inventory. Decoding touches no shared state,
+// so handlers run concurrently; the insert steps run in input order.
+type kindHandler func(data []byte) (add func(*Inventory), err error)
 
 // handlerFor returns the handler for the kinds the inventory keeps, at the
 // apiVersion it keeps them at. Older versions (extensions/v1beta1,
@@ -95,30 +97,30 @@ func keptKind(kind string) bool {
 // TypeMeta (List items may omit it), and insert.
 func keep[T any, P typedObject[T]](kind, group string, namespaced bool, slice func(*Inventory) *[]T) kindHandler {
 	gvk := schema.GroupVersionKind{Group: group, Version: "v1", Kind: kind}
-	return func(inv *Inventory, data []byte) error {
-		var obj T
-		if err := json.Unmarshal(data, &obj); err != nil {
-			return decodeError(err)
+	return func(data []byte) (func(*Inventory), error) {
+		obj := new(T)
+		if err := json.Unmarshal(data, obj); err != nil {
+			return nil, decodeError(err)
 		}
-		p := P(&obj)
+		p := P(obj)
 		if p.GetName() == "" {
-			return ErrNoName
+			return nil, ErrNoName
 		}
 		p.SetGroupVersionKind(gvk)
-		addObject[T, P](inv, kind, namespaced, slice(inv), obj)
-		return nil
+		return func(inv *Inventory) {
+			addObject[T, P](inv, kind, namespaced, slice(inv), *obj)
+		}, nil
 	}
 }
 
-func decodeNamespace(inv *Inventory, data []byte) error {
-	var ns corev1.Namespace
-	if err := json.Unmarshal(data, &ns); err != nil {
-		return decodeError(err)
+func decodeNamespace(data []byte) (func(*Inventory), error) {
+	ns := new(corev1.Namespace)
+	if err := json.Unmarshal(data, ns); err != nil {
+		return nil, decodeError(err)
 	}
 	if ns.Name == "" {
-		return ErrNoName
+		return nil, ErrNoName
 	}
 	ns.APIVersion, ns.Kind = "v1", "Namespace"
-	inv.addNamespace(ns)
-	return nil
+	return func(inv *Inventory) { inv.addNamespace(*ns) }, nil
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -23,6 +24,10 @@ type LoadOptions struct {
 	// Logger receives per-file debug records and warnings about skipped
 	// objects of kept kinds at unsupported apiVersions. Nil discards.
 	Logger *slog.Logger
+	// Workers is how many goroutines decode the items of a large List
+	// (a whole-cluster dump is one List); 0 means runtime.GOMAXPROCS(0),
+	// 1 decodes sequentially. The result does not depend on it.
+	Workers int
 }
 
 // Load reads every path into a new Inventory. A path is a file or a
@@ -41,7 +46,11 @@ func Load(paths []string, opts LoadOptions) (*Inventory, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	inv := &Inventory{}
-	l := &loader{inv: inv, log: log}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	l := &loader{inv: inv, log: log, workers: workers}
 	for _, p := range paths {
 		files, err := inputFiles(p)
 		if err != nil {
@@ -74,7 +83,7 @@ func splitSkipKey(key string) (apiVersion, kind string) {
 // is used in error messages, normally the file's path. Objects read before
 // an error are kept in inv.
 func LoadReader(r io.Reader, name string, inv *Inventory) error {
-	l := &loader{inv: inv, log: slog.New(slog.DiscardHandler)}
+	l := &loader{inv: inv, log: slog.New(slog.DiscardHandler), workers: runtime.GOMAXPROCS(0)}
 	l.read(r, name)
 	return l.err()
 }

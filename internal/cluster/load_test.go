@@ -328,3 +328,40 @@ func TestSeparator(t *testing.T) {
 		}
 	}
 }
+
+// Decoding a large List in parallel gives the same inventory and the same
+// errors, in the same order, as decoding it sequentially.
+func TestLoadParallelMatchesSequential(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: List\nitems:\n")
+	for i := range 3*parallelItems + 7 {
+		switch i % 7 {
+		case 0:
+			fmt.Fprintf(&b, "- {apiVersion: v1, kind: ConfigMap, metadata: {name: c%d, namespace: ns%d}}\n", i, i%3)
+		case 1:
+			fmt.Fprintf(&b, "- {apiVersion: v1, kind: Pod, metadata: {name: p%d, namespace: ns%d, uid: u%d}, status: {podIP: 10.0.0.%d}}\n", i, i%5, i%20, i%250)
+		case 2:
+			fmt.Fprintf(&b, "- {apiVersion: rbac.authorization.k8s.io/v1, kind: ClusterRole, metadata: {name: cr%d}, rules: %q}\n", i, "bad")
+		case 3:
+			fmt.Fprintf(&b, "- {apiVersion: v1, kind: List, items: [{apiVersion: v1, kind: Namespace, metadata: {name: ns%d}}]}\n", i%4)
+		case 4:
+			fmt.Fprintf(&b, "- {kind: Service, metadata: {name: s%d}}\n", i)
+		default:
+			fmt.Fprintf(&b, "- {apiVersion: v1, kind: ServiceAccount, metadata: {name: sa%d, namespace: ns%d}}\n", i%30, i%6)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	writeFile(t, path, []byte(b.String()))
+
+	seqInv, seqErr := Load([]string{path}, LoadOptions{Workers: 1})
+	parInv, parErr := Load([]string{path}, LoadOptions{Workers: 4})
+	if seqErr == nil || parErr == nil || seqErr.Error() != parErr.Error() {
+		t.Errorf("errors differ:\nsequential: %v\nparallel:   %v", seqErr, parErr)
+	}
+	if s, p := summarize(seqInv), summarize(parInv); s != p {
+		t.Errorf("inventories differ:\nsequential:\n%s\nparallel:\n%s", s, p)
+	}
+	if len(parInv.Pods) == 0 || len(parInv.Duplicates) == 0 || len(parInv.Skipped) == 0 {
+		t.Errorf("fixture does not exercise pods, duplicates and skips: %s", summarize(parInv))
+	}
+}

@@ -141,10 +141,3 @@ func setMetadataNameLabel(ns *corev1.Namespace) {
 	}
 	ns.Labels[corev1.LabelMetadataName] = ns.Name
 }
-
-func (inv *Inventory) skip(apiVersion, kind string) {
-	if inv.Skipped == nil {
-		inv.Skipped = make(map[string]int)
-	}
-	inv.Skipped[apiVersion+"/"+kind]++
-}
