@@ -281,7 +281,8 @@ const (
 	stHeld                  // held for later delivery (conntrack NEW)
 )
 
-var bom = []byte("\xef\xbb\xbf")
+// utf8BOM is the byte order mark some Windows tools put before the first line.
+const utf8BOM = "\xef\xbb\xbf"
 
 func (d *Decoder) record(line []byte, tooLong bool) error {
 	if tooLong {
@@ -289,7 +290,7 @@ func (d *Decoder) record(line []byte, tooLong bool) error {
 		return d.reject(&fieldError{msg: "record longer than " + strconv.Itoa(MaxRecordBytes) + " bytes"}, ErrLineTooLong)
 	}
 	if d.line == 1 {
-		line = bytes.TrimPrefix(line, bom)
+		line = bytes.TrimPrefix(line, []byte(utf8BOM))
 	}
 	line = trimSpace(line)
 	if len(line) == 0 {

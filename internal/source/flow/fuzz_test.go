@@ -140,7 +140,7 @@ func FuzzVPC(f *testing.F) {
 		fuzzDecode(t, FormatVPC, data)
 		for _, line := range bytes.Split(data, []byte("\n")) {
 			l := trimSpace(line)
-			if len(l) == 0 || isVPCHeader(l) || bytes.HasPrefix(l, bom) {
+			if len(l) == 0 || isVPCHeader(l) || bytes.HasPrefix(l, []byte(utf8BOM)) {
 				continue
 			}
 			ref, err := refVPC(string(l))

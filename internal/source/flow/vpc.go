@@ -29,9 +29,14 @@ type vpcCols struct {
 	tcpFlags, pktSrcaddr, pktDstaddr   int
 }
 
-var vpcV2 = vpcCols{
-	n: 14, srcaddr: 3, dstaddr: 4, srcport: 5, dstport: 6, protocol: 7, packets: 8, bytes: 9,
-	start: 10, action: 12, logStatus: 13, tcpFlags: -1, pktSrcaddr: -1, pktDstaddr: -1,
+// vpcV2 is the default format: version account-id interface-id srcaddr
+// dstaddr srcport dstport protocol packets bytes start end action
+// log-status.
+func vpcV2() vpcCols {
+	return vpcCols{
+		n: 14, srcaddr: 3, dstaddr: 4, srcport: 5, dstport: 6, protocol: 7, packets: 8, bytes: 9,
+		start: 10, action: 12, logStatus: 13, tcpFlags: -1, pktSrcaddr: -1, pktDstaddr: -1,
+	}
 }
 
 type vpcState struct {
@@ -41,7 +46,7 @@ type vpcState struct {
 }
 
 func (v *vpcState) reset() {
-	v.cols, v.header = vpcV2, false
+	v.cols, v.header = vpcV2(), false
 }
 
 // isVPCHeader reports whether line is a VPC flow log header: lower-case
