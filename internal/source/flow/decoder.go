@@ -215,6 +215,7 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.Flow) error) e
 	before := d.stats
 
 	br := d.reader(&d.br, r)
+	defer d.release()
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		if d.gz == nil {
 			d.gz = new(gzip.Reader)
@@ -235,6 +236,9 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.Flow) error) e
 			if rerr := d.record(line, tooLong); rerr != nil {
 				return rerr
 			}
+			if cap(d.long) > 1<<20 {
+				d.long = nil // do not keep a buffer for one huge record
+			}
 		}
 		if err == io.EOF {
 			break
@@ -245,6 +249,16 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.Flow) error) e
 		"replies", d.stats.Replies-before.Replies, "duplicates", d.stats.Duplicates-before.Duplicates,
 		"skipped", d.stats.Skipped-before.Skipped, "rejected", d.stats.Rejected-before.Rejected)
 	return nil
+}
+
+// release drops the references the read buffers hold to the input.
+func (d *Decoder) release() {
+	if d.br != nil {
+		d.br.Reset(nil)
+	}
+	if d.zbr != nil {
+		d.zbr.Reset(nil)
+	}
 }
 
 // readLine returns the next line including its newline. Lines longer than
