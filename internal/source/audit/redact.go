@@ -1,5 +1,7 @@
 package audit
 
+import "slices"
+
 // Redaction of request and response bodies. Secret values never leave the
 // decoder: when Options.KeepObjects is set, a body is copied (compacted)
 // with these values replaced by "<redacted>" — replaced, not removed, so the
@@ -30,7 +32,6 @@ type keyClass uint8
 
 const (
 	keyOther keyClass = iota
-	keyKind
 	keySecretMap   // data, stringData
 	keySecretValue // last-applied-configuration, JSON patch value
 	keySensitive   // token, password, ...
@@ -38,8 +39,6 @@ const (
 
 func classifyKey(k []byte) keyClass {
 	switch {
-	case foldEq(k, "kind"):
-		return keyKind
 	case foldEq(k, "data"), foldEq(k, "stringData"):
 		return keySecretMap
 	case foldEq(k, "value"), foldEq(k, "kubectl.kubernetes.io/last-applied-configuration"):
@@ -76,9 +75,11 @@ func foldEq(b []byte, s string) bool {
 
 // redactor copies JSON bodies with secret values replaced.
 type redactor struct {
-	out []byte
-	buf []byte // unescaped key or kind
-	sc  valueScanner
+	out     []byte
+	buf     []byte // unescaped key or kind
+	secrets []int  // offsets of the objects whose kind is Secret or SecretList, sorted
+	stack   []int
+	sc      valueScanner
 }
 
 // redact appends the redacted, compacted copy of body to dst. body must be
@@ -87,11 +88,64 @@ type redactor struct {
 func (r *redactor) redact(dst, body []byte, secret bool) []byte {
 	r.out = dst
 	start := len(dst)
+	r.markSecrets(body)
 	end, err := r.value(body, skipWS(body, 0), secret, false, 0)
 	if err != nil || skipWS(body, end) != len(body) {
 		return append(r.out[:start], redactedBroken...)
 	}
 	return r.out
+}
+
+// markSecrets finds, in one pass, the objects whose kind is Secret or
+// SecretList, wherever kind appears among their members, so that the copy
+// that follows knows it is in a Secret before it reaches data. (Going back
+// to redo an object when a late kind shows up would cost time quadratic in
+// the nesting depth.)
+func (r *redactor) markSecrets(b []byte) {
+	r.secrets, r.stack = r.secrets[:0], r.stack[:0]
+	for i := 0; i < len(b); {
+		switch b[i] {
+		case '{':
+			r.stack = append(r.stack, i)
+			i++
+		case '[':
+			r.stack = append(r.stack, -1)
+			i++
+		case '}', ']':
+			if len(r.stack) > 0 {
+				r.stack = r.stack[:len(r.stack)-1]
+			}
+			i++
+		case '"':
+			end, flags, err := scanString(b, i)
+			if err != nil {
+				return // the copy will fail on it too
+			}
+			j := skipWS(b, end)
+			if j < len(b) && b[j] == ':' && len(r.stack) > 0 && r.stack[len(r.stack)-1] >= 0 {
+				r.buf = appendUnquoted(r.buf[:0], b[i+1:end-1], flags)
+				if foldEq(r.buf, "kind") {
+					if k := skipWS(b, j+1); k < len(b) && b[k] == '"' {
+						if vend, vflags, err := scanString(b, k); err == nil {
+							r.buf = appendUnquoted(r.buf[:0], b[k+1:vend-1], vflags)
+							if foldEq(r.buf, "Secret") || foldEq(r.buf, "SecretList") {
+								r.secrets = append(r.secrets, r.stack[len(r.stack)-1])
+							}
+						}
+					}
+				}
+			}
+			i = end
+		default:
+			i++
+		}
+	}
+	slices.Sort(r.secrets)
+}
+
+func (r *redactor) isSecret(objStart int) bool {
+	_, found := slices.BinarySearch(r.secrets, objStart)
+	return found
 }
 
 func (r *redactor) value(b []byte, i int, secret, sensitive bool, depth int) (int, error) {
@@ -155,12 +209,10 @@ func (r *redactor) array(b []byte, i int, secret, sensitive bool, depth int) (in
 	}
 }
 
-// object copies an object. When it finds that the object is a Secret (or
-// SecretList) while not already in a secret context, it discards what it
-// wrote and starts over in a secret context; kind usually comes first, so
-// this costs nothing in practice.
+// object copies an object; inside a Secret (or SecretList) the secret
+// values are replaced.
 func (r *redactor) object(b []byte, i int, secret bool, depth int) (int, error) {
-	start, outStart := i, len(r.out)
+	secret = secret || r.isSecret(i)
 	r.out = append(r.out, '{')
 	i = skipWS(b, i+1)
 	for n := 0; ; n++ {
@@ -200,18 +252,6 @@ func (r *redactor) object(b []byte, i int, secret bool, depth int) (int, error) 
 		i = skipWS(b, i+1)
 		if i >= len(b) {
 			return i, errEnd
-		}
-
-		if cls == keyKind && !secret && b[i] == '"' {
-			end, flags, err := scanString(b, i)
-			if err != nil {
-				return end, err
-			}
-			r.buf = appendUnquoted(r.buf[:0], b[i+1:end-1], flags)
-			if foldEq(r.buf, "Secret") || foldEq(r.buf, "SecretList") {
-				r.out = r.out[:outStart]
-				return r.object(b, start, true, depth)
-			}
 		}
 		var end int
 		switch {
