@@ -11,9 +11,11 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"sigs.k8s.io/yaml"
@@ -54,18 +56,18 @@ func Load(paths []string, opts LoadOptions) (*Inventory, error) {
 	for _, p := range paths {
 		files, err := inputFiles(p)
 		if err != nil {
-			l.report(err)
+			l.report(&DocumentError{File: p, Err: err})
 			continue
 		}
 		for _, f := range files {
 			l.readFile(f)
 		}
 	}
-	for key, n := range inv.Skipped {
+	for _, key := range slices.Sorted(maps.Keys(inv.Skipped)) {
 		apiVersion, kind := splitSkipKey(key)
 		if keptKind(kind) {
 			log.Warn("skipped objects of a supported kind at an unsupported apiVersion",
-				"apiVersion", apiVersion, "kind", kind, "count", n)
+				"apiVersion", apiVersion, "kind", kind, "count", inv.Skipped[key])
 		}
 	}
 	if len(inv.ImplicitNamespaces) > 0 {
@@ -92,7 +94,7 @@ func LoadReader(r io.Reader, name string, inv *Inventory) error {
 func inputFiles(root string) ([]string, error) {
 	info, err := os.Stat(root)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRead, err)
+		return nil, readError(pathless(err), false)
 	}
 	if !info.IsDir() {
 		return []string{root}, nil
@@ -124,9 +126,19 @@ func inputFiles(root string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrRead, err)
+		return nil, readError(err, false)
 	}
 	return files, nil
+}
+
+// pathless drops the path from an *fs.PathError ("stat x.yaml: no such
+// file or directory") when the message names the file already.
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func inputName(name string) bool {
@@ -137,7 +149,7 @@ func inputName(name string) bool {
 func (l *loader) readFile(path string) {
 	f, err := os.Open(path)
 	if err != nil {
-		l.report(fmt.Errorf("%w: %w", ErrRead, err))
+		l.report(&DocumentError{File: path, Err: readError(pathless(err), false)})
 		return
 	}
 	defer f.Close()

@@ -134,9 +134,13 @@ func TestLoadErrorLimit(t *testing.T) {
 }
 
 func TestLoadMissingPath(t *testing.T) {
-	_, err := Load([]string{filepath.Join(t.TempDir(), "nope.yaml")}, LoadOptions{})
+	missing := filepath.Join(t.TempDir(), "nope.yaml")
+	_, err := Load([]string{missing}, LoadOptions{})
 	if !errors.Is(err, ErrRead) || !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load(missing) = %v, want ErrRead wrapping os.ErrNotExist", err)
+	}
+	if want := missing + ": read error: no such file or directory"; err == nil || err.Error() != want {
+		t.Errorf("Load(missing) = %v, want %q", err, want)
 	}
 }
 
