@@ -87,6 +87,10 @@ type reacher struct {
 	// inExt[d], outExt[s]: external addresses by port set.
 	inExt, outExt [][]ipEntry
 	egByDst       [][]int32
+	// egBase is the egress partition before any rule: sources that are
+	// not egress-isolated reach everything, isolated ones nothing.
+	egBase []part
+	anyIso bool
 }
 
 // Reach computes the reachability report. It costs one pass over classes
@@ -122,6 +126,16 @@ func (e *Engine) newReacher() *reacher {
 		if len(e.classes[c].egressRefs) > 0 {
 			r.egIso.set(c)
 		}
+	}
+	isoActive, anyIso := r.active.and(r.egIso)
+	r.anyIso = anyIso
+	if !anyIso {
+		r.egBase = []part{{r.active, psAll}}
+	} else {
+		if open, anyOpen := r.active.andNot(r.egIso); anyOpen {
+			r.egBase = append(r.egBase, part{open, psAll})
+		}
+		r.egBase = append(r.egBase, part{isoActive, psNone})
 	}
 	// Inverted index: the egress rules whose peers include each class.
 	for _, p := range e.policies {
@@ -185,16 +199,8 @@ func (r *reacher) ingressOf(d int) {
 	}
 	r.inExt[d] = ipPartition(r.t, ext)
 
-	var egPart []part
-	isoActive, anyIso := r.active.and(r.egIso)
-	if !anyIso {
-		egPart = []part{{r.active, psAll}}
-	} else {
-		open, anyOpen := r.active.andNot(r.egIso)
-		if anyOpen {
-			egPart = append(egPart, part{open, psAll})
-		}
-		egPart = append(egPart, part{isoActive, psNone})
+	egPart := r.egBase
+	if r.anyIso && len(r.egByDst[d]) > 0 {
 		var entries []part
 		for _, ri := range r.egByDst[d] {
 			ru := &e.rules[ri]
