@@ -33,7 +33,11 @@ type Peer struct {
 // CallKey is an API call shape without the object name: what novelty of API
 // usage is judged on.
 type CallKey struct {
-	Verb, APIGroup, Resource, Subresource, Namespace string
+	Verb        string `json:"verb"`
+	APIGroup    string `json:"apiGroup"`
+	Resource    string `json:"resource,omitempty"`
+	Subresource string `json:"subresource,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
 }
 
 // SubjectProfile is what one identity normally does.
@@ -64,9 +68,9 @@ type EdgeStat struct {
 // ProcessKey is one kind of process in a container: the executable and the
 // shape of its arguments (see ArgShape).
 type ProcessKey struct {
-	Container  string
-	Executable string
-	ArgShape   string
+	Container  string `json:"container"`
+	Executable string `json:"executable"`
+	ArgShape   string `json:"argShape"`
 }
 
 // WorkloadProfile is what one workload normally does.
