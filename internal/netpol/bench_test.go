@@ -39,6 +39,26 @@ func BenchmarkReach(b *testing.B) {
 	b.ReportMetric(float64(rep.Stats.Classes), "classes")
 }
 
+// BenchmarkReachPodClasses is the worst case for equivalence classes: a
+// policy selects on a label unique to every pod, so each pod is its own
+// class.
+func BenchmarkReachPodClasses(b *testing.B) {
+	nss, pods, pols := genCluster(1, benchNS, benchPods, benchPolicies)
+	for i := range pods {
+		pods[i].Labels["pod-name"] = pods[i].Name
+	}
+	pols = append(pols, mustPolicies(b, `
+metadata: {namespace: ns-000, name: one-pod}
+spec: {podSelector: {matchLabels: {pod-name: ns-000-none}}}`)...)
+	var rep *ReachReport
+	b.ResetTimer()
+	for b.Loop() {
+		rep = New(nss, pods, pols, Options{}).Reach()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/report")
+	b.ReportMetric(float64(rep.Stats.Classes), "classes")
+}
+
 func BenchmarkCanConnect(b *testing.B) {
 	nss, pods, pols := genCluster(1, benchNS, benchPods, benchPolicies)
 	e := New(nss, pods, pols, Options{})

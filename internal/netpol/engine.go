@@ -87,7 +87,9 @@ type Options struct {
 // Peer is one end of a connection. Pod nil means an address outside the pod
 // network (or a node). For a pod, IP selects which of its addresses is used
 // for ipBlock matching; when unset, every address of the pod counts (a pod is
-// in an ipBlock if any of its IPs is).
+// in an ipBlock if any of its IPs is). A pod passed to New is recognized by
+// namespace and name and evaluated as it was then; any other pod is
+// evaluated from its own labels and ports.
 type Peer struct {
 	Pod *corev1.Pod
 	IP  netip.Addr
