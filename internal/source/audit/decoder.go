@@ -180,22 +180,21 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.APIRequest) er
 	return d.run(name, fn)
 }
 
-// release drops buffers grown by an unusually large record.
+// release detaches the stream and drops grown buffers.
 func (d *Decoder) release() {
-	const keep = 4 << 20
-	if cap(d.multi) > keep {
-		d.multi = nil
-	}
-	if cap(d.lines.long) > keep {
-		d.lines.long = nil
-	}
-	for i := range d.bodies {
-		if cap(d.bodies[i]) > keep {
-			d.bodies[i] = nil
-		}
-	}
+	d.shrink()
 	d.lines.br = nil
 	d.br.Reset(nil)
+}
+
+// shrink drops buffers grown by an unusually large record.
+func (d *Decoder) shrink() {
+	const keep = 4 << 20
+	for _, b := range []*[]byte{&d.multi, &d.lines.long, &d.arena, &d.strBuf, &d.bodies[0], &d.bodies[1], &d.red.out, &d.red.buf} {
+		if cap(*b) > keep {
+			*b = nil
+		}
+	}
 }
 
 // DecodeFiles decodes the files in order, as Decode does; the path "-"
@@ -266,6 +265,7 @@ func (d *Decoder) DecodeEventList(body []byte, name string, fn func(*event.APIRe
 		d.countReject(e)
 		return e
 	}
+	defer d.shrink()
 	if !d.rec.hasItems {
 		return nil
 	}

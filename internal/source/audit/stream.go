@@ -202,7 +202,7 @@ func (d *Decoder) value(line []byte, pos int, name string, fn func(*event.APIReq
 		if end, done, err = d.sc.scan(buf, off); err != nil {
 			d.field = ""
 			e := d.recordError(name, buf, start, 0, -1, err)
-			// Resume on the line with the error unless it is the start line.
+			// Resume on the line with the error (it may start a record).
 			return next, 0, true, d.reject(e)
 		}
 		if done {
