@@ -36,14 +36,6 @@ func (b bitset) isEmpty() bool {
 	return true
 }
 
-func (b bitset) count() int {
-	n := 0
-	for _, w := range b {
-		n += bits.OnesCount64(w)
-	}
-	return n
-}
-
 func (b bitset) equal(o bitset) bool {
 	for i, w := range b {
 		if w != o[i] {
