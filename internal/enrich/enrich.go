@@ -67,7 +67,7 @@ func (r *Resolver) Endpoint(e *event.Endpoint, f *event.Flow) baseline.Peer {
 		}
 	}
 	if e.Pod != "" && e.Namespace != "" {
-		p.Kind, p.Workload, p.Namespace = baseline.PeerWorkload, r.hintWorkload(e), e.Namespace
+		p.Kind, p.Workload, p.Namespace = baseline.PeerWorkload, r.PodWorkload(e.Namespace, e.Pod, e.Labels), e.Namespace
 	}
 	return p
 }
@@ -86,21 +86,28 @@ func (r *Resolver) serviceWorkload(svc *corev1.Service, f *event.Flow) (string, 
 	return w, w != ""
 }
 
-// hintWorkload names the workload of a pod the source named but the
-// inventory does not hold (it is gone, or the dump predates it), from its
-// name and labels, as the index would for a pod without owner references.
-func (r *Resolver) hintWorkload(e *event.Endpoint) string {
-	k := hintKey{e.Namespace, e.Pod}
+// PodWorkload names the workload of the pod namespace/name: through the
+// inventory when it holds the pod, else from its name and labels ("k=v"), as
+// the index would for a pod without owner references (it is gone, or the
+// dump predates it).
+func (r *Resolver) PodWorkload(namespace, name string, labels []string) string {
+	k := hintKey{namespace, name}
 	if w, ok := r.hints[k]; ok {
 		return w
 	}
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: e.Namespace, Name: e.Pod, Labels: map[string]string{}}}
-	for _, l := range e.Labels {
+	if pod, ok := r.idx.Pod(namespace, name); ok {
+		return r.remember(k, r.idx.WorkloadOf(pod).String())
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{}}}
+	for _, l := range labels {
 		if k, v, ok := strings.Cut(l, "="); ok {
 			pod.Labels[k] = v
 		}
 	}
-	w := r.idx.WorkloadOf(pod).String()
+	return r.remember(k, r.idx.WorkloadOf(pod).String())
+}
+
+func (r *Resolver) remember(k hintKey, w string) string {
 	if len(r.hints) >= maxHintCache {
 		clear(r.hints)
 	}
