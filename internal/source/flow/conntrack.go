@@ -2,6 +2,7 @@ package flow
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"time"
 
@@ -411,7 +412,7 @@ func (d *Decoder) expireConntrack(now int64) error {
 	for ct.head < len(ct.order) {
 		o := ct.order[ct.head]
 		c, ok := ct.conns[o.key]
-		if ok && c.seq == o.seq && c.start >= ct.newest-ct.hold {
+		if ok && c.seq == o.seq && (ct.newest < math.MinInt64+ct.hold || c.start >= ct.newest-ct.hold) {
 			break
 		}
 		ct.head++

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -212,6 +213,10 @@ func (d *Decoder) decode(r io.Reader, name string, fn func(*event.Flow) error) e
 	}
 	d.fn, d.name, d.line, d.format = fn, name, 0, d.opts.Format
 	d.vpc.reset()
+	// Each input keeps its own clock for the conntrack hold time: files of
+	// several nodes covering the same period are read one after the other,
+	// and the second must not look stale against the end of the first.
+	d.ct.newest = math.MinInt64
 	before := d.stats
 
 	br := d.reader(&d.br, r)

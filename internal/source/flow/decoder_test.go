@@ -242,3 +242,29 @@ func TestErrorsCappedAndLogged(t *testing.T) {
 		t.Error("Stats shares its Errors slice with the decoder")
 	}
 }
+
+// TestDedupAcrossNodeFiles decodes the exports of two nodes that observed
+// the same hour of traffic, one file after the other: the second node's
+// observations fold into the first's although they are an hour "older"
+// than where the first file ended.
+func TestDedupAcrossNodeFiles(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, node := range []string{"n1", "n2"} {
+		var b strings.Builder
+		for m := 0; m < 60; m++ {
+			fmt.Fprintf(&b, `{"flow":{"time":"2024-03-01T10:%02d:00.%03dZ","verdict":"FORWARDED","IP":{"source":"10.0.1.5","destination":"10.0.2.7"},"l4":{"TCP":{"source_port":%d,"destination_port":80,"flags":{"SYN":true}}},"node_name":%q}}`+"\n",
+				m, len(node), 40000+m, node)
+		}
+		files = append(files, writeFile(t, dir, node+".json", b.String()))
+	}
+	d := NewDecoder(Options{})
+	var got []string
+	if err := d.DecodeFiles(files, collect(&got)); err != nil {
+		t.Fatal(err)
+	}
+	st := d.Stats()
+	if st.Delivered != 60 || st.Duplicates != 60 {
+		t.Errorf("got %s, want 60 delivered and 60 duplicates", statsLine(st))
+	}
+}

@@ -7,9 +7,10 @@ import (
 	"github.com/kubedelta/kubedelta/internal/event"
 )
 
-// maxDedupEntries bounds the dedup table. At 1M flows/s with a 2 s window
-// the table would need more; past the bound the oldest entries are
-// forgotten first, which only lets some duplicates through.
+// maxDedupEntries bounds the dedup table (about 12 MB at its fullest).
+// Entries are forgotten oldest first, by delivery order, never by time:
+// exports of several nodes are decoded one file after the other, so the
+// second node's observations of an hour must still find the first's.
 const maxDedupEntries = 1 << 18
 
 // A flow key identifies one direction of one flow: addresses, ports,
@@ -42,9 +43,7 @@ type dedupEntry struct {
 }
 
 // dedup remembers, per flow key, when it last delivered that flow, and
-// calls an observation a duplicate when it lies within window of it. Entries
-// expire in delivery order once the newest time seen has moved a window
-// past them, or when the table is full.
+// calls an observation a duplicate when it lies within window of it.
 type dedup struct {
 	window int64
 	seed   maphash.Seed
@@ -52,7 +51,6 @@ type dedup struct {
 	fifo   []dedupEntry // ring buffer in delivery order
 	head   int
 	n      int
-	newest int64
 }
 
 func newDedup(window int64) dedup {
@@ -67,16 +65,12 @@ func (d *dedup) duplicate(f *event.Flow) bool {
 	}
 	k := flowKey(d.seed, f)
 	at := f.Time.UnixNano()
-	if at > d.newest {
-		d.newest = at
-	}
-	d.expire()
 	if prev, ok := d.last[k]; ok {
 		diff := at - prev
 		if diff < 0 {
 			diff = -diff
 		}
-		if diff < d.window {
+		if diff >= 0 && diff < d.window { // diff < 0 only on overflow
 			return true
 		}
 	}
@@ -107,10 +101,4 @@ func (d *dedup) pop() {
 	}
 	d.head = (d.head + 1) % len(d.fifo)
 	d.n--
-}
-
-func (d *dedup) expire() {
-	for d.n > 0 && d.fifo[d.head].at < d.newest-d.window {
-		d.pop()
-	}
 }
