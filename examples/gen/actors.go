@@ -68,11 +68,11 @@ type actors struct {
 }
 
 type issuedToken struct {
-	by      *actor
-	sa      *serviceAccount
-	at      time.Time
-	jti     string
-	forNode string // the pod's node, for kubelet requests
+	by  *actor
+	sa  *serviceAccount
+	at  time.Time     // the TokenRequest is received
+	lat time.Duration // until it is answered and the token usable
+	jti string
 }
 
 // controllersWithTokens are the controllers whose work shows in the log;
@@ -104,7 +104,7 @@ func newActors(m *model) *actors {
 	// bound to a pod), refreshed at 80% of their hour.
 	for _, c := range controllersWithTokens {
 		sa := m.sa("kube-system", c)
-		sched := a.schedule(r, a.kcm, sa, 48*time.Minute, "")
+		sched := a.schedule(r, a.kcm, sa, 48*time.Minute)
 		a.controller[c] = &actor{
 			user: userInfo{Username: sa.Username(), UID: sa.UID, Groups: saGroups("kube-system"), Extra: map[string][]string{}},
 			ip:   cp.IP, ua: uaKCM + "/" + sa.Username(), creds: sched,
@@ -119,7 +119,7 @@ func newActors(m *model) *actors {
 		}
 		sa := m.sa(p.Namespace, p.W.SA)
 		n := m.node(p.Node)
-		sched := a.schedule(r, a.kubelet[p.Node], sa, 48*time.Minute, p.Node)
+		sched := a.schedule(r, a.kubelet[p.Node], sa, 48*time.Minute)
 		a.pods[p] = &actor{
 			user: userInfo{Username: sa.Username(), UID: sa.UID, Groups: saGroups(p.Namespace), Extra: map[string][]string{
 				"authentication.kubernetes.io/node-name": {n.Name}, "authentication.kubernetes.io/node-uid": {n.UID},
@@ -146,14 +146,14 @@ func newActors(m *model) *actors {
 }
 
 // schedule simulates token refreshes for sa from before the day to its end.
-func (a *actors) schedule(r *rng, by *actor, sa *serviceAccount, every time.Duration, node string) *tokenSchedule {
+func (a *actors) schedule(r *rng, by *actor, sa *serviceAccount, every time.Duration) *tokenSchedule {
 	s := &tokenSchedule{}
 	t := dayStart.Add(-30*time.Minute - r.dur(0, every))
 	for t.Before(dayEnd) {
-		jti := r.uuid()
-		s.times = append(s.times, t)
+		jti, lat := r.uuid(), r.dur(2*time.Millisecond, 9*time.Millisecond)
+		s.times = append(s.times, t.Add(lat))
 		s.jtis = append(s.jtis, jti)
-		a.tokens = append(a.tokens, issuedToken{by: by, sa: sa, at: t, jti: jti, forNode: node})
+		a.tokens = append(a.tokens, issuedToken{by: by, sa: sa, at: t, lat: lat, jti: jti})
 		t = t.Add(every + r.dur(0, 40*time.Second))
 	}
 	return s

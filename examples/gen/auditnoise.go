@@ -109,7 +109,7 @@ func noise(m *model, a *actors, l *auditLogger) {
 	// Token requests: kubelets for their pods' projected tokens, the
 	// controller manager for its controllers.
 	for _, tok := range a.tokens {
-		l.emit(call{who: tok.by, at: tok.at, lat: r.dur(2*time.Millisecond, 9*time.Millisecond), verb: "create", code: 201,
+		l.emit(call{who: tok.by, at: tok.at, lat: tok.lat, verb: "create", code: 201,
 			uri: fmt.Sprintf("/api/v1/namespaces/%s/serviceaccounts/%s/token", tok.sa.Namespace, tok.sa.Name),
 			ref: coreRef(tok.sa.Namespace, "serviceaccounts", tok.sa.Name, "token"),
 			ann: map[string]string{"authentication.kubernetes.io/issued-credential-id": "JTI=" + tok.jti}})

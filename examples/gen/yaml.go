@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // obj is a Kubernetes object or a part of one, as kubectl prints it: keys are
@@ -127,28 +128,64 @@ func scalar(v any) string {
 }
 
 var (
-	// What go-yaml v2 would resolve to something other than a string.
-	yamlInt   = regexp.MustCompile(`^[-+]?(0|[1-9][0-9_]*|0[0-7_]+|0x[0-9a-fA-F_]+|0b[01_]+)$`)
-	yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$`)
+	yamlFloat = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
 	yamlTime  = regexp.MustCompile(`^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?$`)
+	// yamlWords are the plain scalars go-yaml v2 resolves by name.
 	yamlWords = map[string]bool{
 		"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "n": true, "N": true, "no": true, "No": true, "NO": true,
 		"true": true, "True": true, "TRUE": true, "false": true, "False": true, "FALSE": true,
 		"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
-		"null": true, "Null": true, "NULL": true, "~": true,
+		"null": true, "Null": true, "NULL": true, "~": true, "<<": true,
+		".nan": true, ".NaN": true, ".NAN": true, ".inf": true, ".Inf": true, ".INF": true,
+		"+.inf": true, "+.Inf": true, "+.INF": true, "-.inf": true, "-.Inf": true, "-.INF": true,
 	}
 )
 
+// resolvesNonString reports whether go-yaml v2 (which sigs.k8s.io/yaml
+// uses) reads the plain scalar s as something other than a string: a bool,
+// null, a number in any base it accepts, or a timestamp.
+func resolvesNonString(s string) bool {
+	if s == "" || yamlWords[s] {
+		return true
+	}
+	switch c := s[0]; {
+	case c == '.':
+		_, err := strconv.ParseFloat(s, 64)
+		return err == nil
+	case c == '+' || c == '-' || (c >= '0' && c <= '9'):
+		if yamlTime.MatchString(s) {
+			return true
+		}
+		plain := strings.ReplaceAll(s, "_", "")
+		if _, err := strconv.ParseInt(plain, 0, 64); err == nil {
+			return true
+		}
+		if _, err := strconv.ParseUint(plain, 0, 64); err == nil {
+			return true
+		}
+		if yamlFloat.MatchString(plain) {
+			return true
+		}
+		if b, ok := strings.CutPrefix(strings.TrimPrefix(plain, "-"), "0b"); ok {
+			_, err := strconv.ParseUint(b, 2, 64)
+			return err == nil
+		}
+	}
+	return false
+}
+
 // quote returns s as a YAML scalar: plain when that reads back as the same
 // string, double-quoted when the plain form would be another type (as
-// go-yaml v2 does: "true", "0", timestamps), single-quoted when the plain
-// form would break the syntax ('*').
+// go-yaml v2 does: "true", "0", timestamps) or s has characters that need
+// escapes, single-quoted when the plain form would break the syntax ('*').
 func quote(s string) string {
-	if s == "" || yamlWords[s] || yamlInt.MatchString(s) || yamlFloat.MatchString(s) || yamlTime.MatchString(s) {
+	if resolvesNonString(s) {
 		return strconv.Quote(s)
 	}
-	if strings.ContainsAny(s, "\n\t\r") {
-		panic(fmt.Sprintf("yaml: multi-line string %q is not used by the example", s))
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		// Line breaks, tabs, control and format characters: YAML's
+		// double-quoted style has Go's escapes.
+		return strconv.Quote(s)
 	}
 	if needsQuotes(s) {
 		return "'" + strings.ReplaceAll(s, "'", "''") + "'"
