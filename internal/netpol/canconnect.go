@@ -186,7 +186,11 @@ func (e *Engine) resolvePeer(p Peer) endpoint {
 	}
 	ns := podNamespace(p.Pod)
 	ip := p.IP.Unmap()
-	if idx, ok := e.podIndex[podKey{ns, p.Pod.Name}]; ok {
+	idx, ok := e.podPtr[p.Pod]
+	if !ok {
+		idx, ok = e.podIndex[podKey{ns, p.Pod.Name}]
+	}
+	if ok {
 		pi := &e.pods[idx]
 		if pi.class >= 0 && (!ip.IsValid() || (len(pi.ips) == 1 && pi.ips[0] == ip)) {
 			return endpoint{pod: p.Pod, id: pi.class, c: &e.classes[pi.class]}

@@ -235,6 +235,7 @@ func (b *builder) buildPods(pods []corev1.Pod) {
 		pi.active = p.Status.Phase == corev1.PodRunning && len(pi.ips) > 0
 		id := int32(len(e.pods))
 		e.podIndex[podKey{e.namespaces[ns].name, p.Name}] = id
+		e.podPtr[p] = id
 		if p.Spec.HostNetwork {
 			// Host-network pods share their node's network namespace:
 			// policies do not select them and podSelectors do not match

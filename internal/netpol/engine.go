@@ -148,6 +148,8 @@ type Engine struct {
 
 	pods     []podInfo
 	podIndex map[podKey]int32
+	// podPtr finds pods passed to New by address, cheaper than podIndex.
+	podPtr map[*corev1.Pod]int32
 
 	classes  []class
 	classKey map[string]int32
@@ -189,6 +191,7 @@ func New(namespaces []corev1.Namespace, pods []corev1.Pod, policies []networking
 		nsIndex:    map[string]int32{},
 		labelKeys:  map[string]struct{}{},
 		podIndex:   map[podKey]int32{},
+		podPtr:     map[*corev1.Pod]int32{},
 		classKey:   map[string]int32{},
 		portNames:  map[string]struct{}{},
 		portSigKey: map[string]int32{},
