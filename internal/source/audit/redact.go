@@ -18,7 +18,7 @@ import "slices"
 //     bearerToken, clientKeyData, client-key-data and privateKey.
 //
 // Keys and kinds are compared after unescaping and ignoring ASCII case, the
-// way lenient JSON decoders match them. Bodies nested deeper than
+// way lenient JSON decoders match them. Values nested deeper than
 // maxRedactDepth are replaced as a whole.
 
 const (
