@@ -31,10 +31,10 @@ const (
 type keyClass uint8
 
 const (
-	keyOther keyClass = iota
-	keySecretMap   // data, stringData
-	keySecretValue // last-applied-configuration, JSON patch value
-	keySensitive   // token, password, ...
+	keyOther       keyClass = iota
+	keySecretMap            // data, stringData
+	keySecretValue          // last-applied-configuration, JSON patch value
+	keySensitive            // token, password, ...
 )
 
 func classifyKey(k []byte) keyClass {
