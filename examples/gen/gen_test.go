@@ -173,3 +173,22 @@ func TestExampleSize(t *testing.T) {
 		t.Errorf("the example is %d bytes; keep it under 3 MiB (it is in every clone)", total)
 	}
 }
+
+// BenchmarkGenerate measures building the model and rendering both logs
+// (without compression or disk writes).
+func BenchmarkGenerate(b *testing.B) {
+	var records int
+	for b.Loop() {
+		m := newModel(seed)
+		al, err := auditLog(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fl, err := flowLog(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		records = bytes.Count(al, []byte{'\n'}) + bytes.Count(fl, []byte{'\n'})
+	}
+	b.ReportMetric(float64(records*b.N)/b.Elapsed().Seconds(), "records/s")
+}
