@@ -439,3 +439,46 @@ spec:
 		}
 	}
 }
+
+// TestSidecarPortsAndDualStack: named ports of restartable init containers
+// count (k8s.io/kubernetes pkg/api/v1/pod FindPort), plain init containers'
+// do not; a dual-stack pod is in an ipBlock through either address unless
+// the connection's address is given.
+func TestSidecarPortsAndDualStack(t *testing.T) {
+	nss, pods := xyzWorld()
+	always := corev1.ContainerRestartPolicyAlways
+	srv := mkPod("y", "srv", "10.0.2.50", kv("app=srv"))
+	srv.Status.PodIPs = []corev1.PodIP{{IP: "10.0.2.50"}, {IP: "fd00::50"}}
+	srv.Spec.InitContainers = []corev1.Container{
+		{Name: "sidecar", RestartPolicy: &always, Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9090}}},
+		{Name: "init", Ports: []corev1.ContainerPort{{Name: "setup", ContainerPort: 7070}}},
+	}
+	pods = append(pods, srv)
+	pols := mustPolicies(t, `
+metadata: {namespace: "y", name: srv}
+spec:
+  podSelector: {matchLabels: {app: srv}}
+  ingress: [{ports: [{port: metrics}, {port: setup}]}]
+---
+metadata: {namespace: x, name: v6-only}
+spec:
+  podSelector: {matchLabels: {pod: a}}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: "fd00::/64"}}]}]`)
+	e := New(nss, pods, pols, Options{})
+	src, dst := Peer{Pod: &pods[1]}, Peer{Pod: &pods[len(pods)-1]}
+	for _, c := range []struct {
+		port PortRef
+		want bool
+	}{{PortRef{Port: 9090}, true}, {PortRef{Name: "metrics"}, true}, {PortRef{Port: 7070}, false}, {PortRef{Name: "setup"}, false}} {
+		if got := e.Allowed(src, dst, c.port, corev1.ProtocolTCP); got != c.want {
+			t.Errorf("x/b -> y/srv %+v: got %v, want %v", c.port, got, c.want)
+		}
+	}
+	xa := Peer{Pod: &pods[0]}
+	v6 := Peer{Pod: dst.Pod, IP: netip.MustParseAddr("fd00::50")}
+	v4 := Peer{Pod: dst.Pod, IP: netip.MustParseAddr("10.0.2.50")}
+	if !e.Allowed(xa, v6, PortRef{Port: 9090}, "") || e.Allowed(xa, v4, PortRef{Port: 9090}, "") || !e.Allowed(xa, dst, PortRef{Port: 9090}, "") {
+		t.Errorf("dual stack: x/a may reach y/srv over IPv6 only (and 'some address' when none is given)")
+	}
+}
