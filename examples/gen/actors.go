@@ -38,9 +38,8 @@ func userSubj(name string) string   { return fmt.Sprintf("User %q", name) }
 func groupSubj(name string) string  { return fmt.Sprintf("Group %q", name) }
 
 var (
-	reasonDiscovery  = crbReason("system:discovery", "system:discovery", groupSubj("system:authenticated"))
-	reasonBasicUser  = crbReason("system:basic-user", "system:basic-user", groupSubj("system:authenticated"))
-	reasonPublicInfo = crbReason("system:public-info-viewer", "system:public-info-viewer", groupSubj("system:authenticated"))
+	reasonDiscovery = crbReason("system:discovery", "system:discovery", groupSubj("system:authenticated"))
+	reasonBasicUser = crbReason("system:basic-user", "system:basic-user", groupSubj("system:authenticated"))
 )
 
 func saGroups(ns string) []string {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -289,15 +288,6 @@ func (m *model) podsOf(ns, name string) []*pod {
 	return out
 }
 
-func (m *model) podByIP(ip string) *pod {
-	for _, p := range m.pods {
-		if p.IP == ip && !p.W.HostNetwork {
-			return p
-		}
-	}
-	return nil
-}
-
 func (m *model) service(ns, name string) *service {
 	for _, s := range m.services {
 		if s.Namespace == ns && s.Name == name {
@@ -316,18 +306,17 @@ func ports(spec ...any) []port {
 }
 
 func (m *model) addWorkloads(r *rng) {
-	img := func(s string) string { return s }
 	ws := []*workload{
 		{Kind: "Deployment", Namespace: "shop", Name: "web", Labels: map[string]string{"app": "web"}, SA: "web",
-			Containers: []container{{Name: "web", Image: img("ghcr.io/acme-shop/web:2.14.3"), Ports: ports("http", 8080, "TCP", "metrics", 9090, "TCP"), CPU: "200m", Memory: "256Mi"}},
+			Containers: []container{{Name: "web", Image: "ghcr.io/acme-shop/web:2.14.3", Ports: ports("http", 8080, "TCP", "metrics", 9090, "TCP"), CPU: "200m", Memory: "256Mi"}},
 			Placement:  []placement{{"worker-1", "10.244.1.17"}, {"worker-2", "10.244.2.12"}, {"worker-2", "10.244.2.19"}},
 			Created:    at("2026-03-04T13:05:40Z"), Rollout: at("2026-11-18T15:41:09Z"), Revision: 23},
 		{Kind: "Deployment", Namespace: "shop", Name: "cart", Labels: map[string]string{"app": "cart"}, SA: "cart",
-			Containers: []container{{Name: "cart", Image: img("ghcr.io/acme-shop/cart:1.9.0"), Ports: ports("http", 8080, "TCP", "metrics", 9090, "TCP"), CPU: "100m", Memory: "128Mi"}},
+			Containers: []container{{Name: "cart", Image: "ghcr.io/acme-shop/cart:1.9.0", Ports: ports("http", 8080, "TCP", "metrics", 9090, "TCP"), CPU: "100m", Memory: "128Mi"}},
 			Placement:  []placement{{"worker-1", "10.244.1.31"}, {"worker-2", "10.244.2.27"}},
 			Created:    at("2026-03-04T13:05:41Z"), Rollout: at("2026-11-12T10:18:52Z"), Revision: 14},
 		{Kind: "Deployment", Namespace: "shop", Name: "payments", Labels: map[string]string{"app": "payments"}, SA: "payments",
-			Containers: []container{{Name: "payments", Image: img("ghcr.io/acme-shop/payments:3.2.1"), Ports: ports("http", 8080, "TCP", "metrics", 9090, "TCP"), CPU: "100m", Memory: "192Mi"}},
+			Containers: []container{{Name: "payments", Image: "ghcr.io/acme-shop/payments:3.2.1", Ports: ports("http", 8080, "TCP", "metrics", 9090, "TCP"), CPU: "100m", Memory: "192Mi"}},
 			Placement:  []placement{{"worker-1", "10.244.1.44"}, {"worker-2", "10.244.2.36"}},
 			Created:    at("2026-03-04T13:05:41Z"), Rollout: at("2026-11-20T09:02:33Z"), Revision: 9},
 		{Kind: "StatefulSet", Namespace: "data", Name: "postgres", Labels: map[string]string{"app": "postgres"}, SA: "default", NoToken: true,
@@ -540,25 +529,4 @@ func topOwner(p *pod) (kind, name string) {
 		return "", ""
 	}
 	return p.W.Kind, p.W.Name
-}
-
-// servicesFor returns the services selecting p, sorted by name.
-func (m *model) servicesFor(p *pod) []*service {
-	var out []*service
-	for _, s := range m.services {
-		if s.Namespace != p.Namespace || len(s.Selector) == 0 {
-			continue
-		}
-		match := true
-		for k, v := range s.Selector {
-			if p.Labels[k] != v {
-				match = false
-			}
-		}
-		if match {
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(a, b *service) int { return strings.Compare(a.Name, b.Name) })
-	return out
 }
