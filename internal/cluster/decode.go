@@ -25,6 +25,9 @@ type loader struct {
 	inv     *Inventory
 	log     *slog.Logger
 	workers int // goroutines decoding a large List's items
+	// noSplit turns off splitYAMLList, for tests comparing it with the
+	// general path.
+	noSplit bool
 	errs    []error
 	dropped int
 }
@@ -75,6 +78,11 @@ type document struct {
 	file  string
 	line  int // line of the document's first content line, 1-based
 	index int // 1-based ordinal among the file's non-empty documents
+	// firstLine is the line the document's text starts at (YAML).
+	firstLine int
+	// itemLines are the lines of the top-level List items, when known
+	// exactly (a kubectl List split by splitYAMLList).
+	itemLines []int
 	// yamlSrc is the YAML text the document was converted from (nil for
 	// JSON input, whose data is its own source).
 	yamlSrc []byte
@@ -308,6 +316,9 @@ func jsonValueKind(c byte) string {
 func (d *document) itemLine(path []int) int {
 	if len(path) == 0 {
 		return d.line
+	}
+	if i := path[0] - 1; i >= 0 && i < len(d.itemLines) {
+		return d.itemLines[i]
 	}
 	if d.jsonSrc != nil {
 		if off, ok := jsonItemOffset(d.jsonSrc, path); ok {

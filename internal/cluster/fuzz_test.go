@@ -40,6 +40,7 @@ func FuzzLoadReader(f *testing.F) {
 		"", "---", "null", "[]", "[1]", "{}", `{"kind":"List","apiVersion":"v1","items":[null,{}]}`,
 		"apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n  status: {podIP: 10.0.0.1}\n",
 		"--- {a: 1}\n--- [\n", "\x1f\x8b", "\xef\xbb\xbf{", "a: &x [*x]\n",
+		kubectlList(minSplitItems, 3), kubectlList(minSplitItems+1, 0),
 	} {
 		f.Add([]byte(s))
 	}
@@ -65,6 +66,14 @@ func FuzzLoadReader(f *testing.F) {
 			}
 		}
 		checkNamespaces(t, inv)
+
+		// The split path for kubectl-style YAML Lists must load what the
+		// general path loads.
+		general := &loader{inv: &Inventory{}, log: testLogger(t), workers: 1, noSplit: true}
+		general.read(bytes.NewReader(data), "fuzz.yaml")
+		if got, want := summarize(inv), summarize(general.inv); got != want {
+			t.Fatalf("split and general paths differ:\n%s\nvs\n%s", got, want)
+		}
 		x := NewIndex(inv)
 		for i := range inv.Pods {
 			p := &inv.Pods[i]

@@ -299,6 +299,11 @@ func (l *loader) readYAML(r *bufio.Reader, name string, gzipped bool) int {
 			l.report(&DocumentError{File: name, Line: ys.line, Err: readError(err, gzipped)})
 			return docs
 		}
+		doc := &document{file: name, line: line, index: docs + 1, firstLine: ys.docFirstLine, yamlSrc: src}
+		if !l.noSplit && l.yamlList(doc, src) {
+			docs++
+			continue
+		}
 		data, err := yaml.YAMLToJSON(src)
 		if err != nil {
 			docs++
@@ -316,7 +321,7 @@ func (l *loader) readYAML(r *bufio.Reader, name string, gzipped bool) int {
 			continue
 		}
 		docs++
-		l.object(&document{file: name, line: line, index: docs, yamlSrc: src}, data, nil, listContext{})
+		l.object(doc, data, nil, listContext{})
 	}
 }
 
