@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -52,25 +53,8 @@ func (l *loader) err() error {
 	if l.dropped > 0 {
 		errs = append(slices.Clip(errs), fmt.Errorf("%d more errors not shown", l.dropped))
 	}
-	return joinedErrors(errs)
+	return errors.Join(errs...)
 }
-
-// joinedErrors is errors.Join with one error per line and no trailing
-// surprises; it unwraps to every error for errors.Is and errors.As.
-type joinedErrors []error
-
-func (e joinedErrors) Error() string {
-	var b strings.Builder
-	for i, err := range e {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(err.Error())
-	}
-	return b.String()
-}
-
-func (e joinedErrors) Unwrap() []error { return e }
 
 // document is one document of an input file, where it came from, and how to
 // find the line of an item in it.
