@@ -84,3 +84,8 @@ func Structured(w io.Writer, f Format, v any) (bool, error) {
 func NewTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 }
+
+// WriteJSONLine writes v as one compact JSON line.
+func WriteJSONLine(w io.Writer, v any) error {
+	return json.NewEncoder(w).Encode(v)
+}
