@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/kubedelta/kubedelta/internal/cluster"
@@ -30,6 +31,36 @@ func generate(t *testing.T) string {
 		t.Fatalf("generator: %v", err)
 	}
 	return dir
+}
+
+var (
+	sharedOnce sync.Once
+	sharedDir  string
+	sharedErr  error
+)
+
+// generated is one run of the generator shared by the tests (a run takes a
+// while under -race).
+func generated(t *testing.T) string {
+	t.Helper()
+	sharedOnce.Do(func() {
+		if sharedDir, sharedErr = os.MkdirTemp("", "kubedelta-example-"); sharedErr == nil {
+			sharedErr = run(sharedDir, io.Discard)
+		}
+	})
+	if sharedErr != nil {
+		t.Fatalf("generator: %v", sharedErr)
+	}
+	return sharedDir
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+	os.Exit(code)
 }
 
 // outputs lists the files the generator writes, relative to its directory.
@@ -82,7 +113,7 @@ func TestCommittedFilesAreGenerated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dir := generate(t)
+	dir := generated(t)
 	files := outputs(t, dir)
 	if len(files) < 10 {
 		t.Fatalf("generator wrote only %v", files)
@@ -99,7 +130,7 @@ func TestDeterministic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates the example twice")
 	}
-	a, b := generate(t), generate(t)
+	a, b := generated(t), generate(t)
 	for _, f := range outputs(t, a) {
 		x, err := os.ReadFile(filepath.Join(a, f))
 		if err != nil {
