@@ -4,12 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubedelta/kubedelta/internal/netpol"
 )
 
 type testEndpoint struct {
@@ -224,5 +229,64 @@ func TestFlowStory(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s admitted %v, want %v", pol, got, want)
 		}
+	}
+}
+
+// Every connection opening in the flows gets the verdict kubedelta's
+// NetworkPolicy engine gives it for the dumped cluster, and the policies
+// Hubble names for an allowed connection are among those the engine says
+// allowed it. (Cilium enforces networking.k8s.io/v1 NetworkPolicy with the
+// semantics internal/netpol implements.)
+func TestFlowVerdictsMatchPolicies(t *testing.T) {
+	inv := loadCluster(t)
+	eng := netpol.New(inv.Namespaces, inv.Pods, inv.NetworkPolicies, netpol.Options{})
+	pods := map[string]*corev1.Pod{}
+	for i := range inv.Pods {
+		pods[inv.Pods[i].Namespace+"/"+inv.Pods[i].Name] = &inv.Pods[i]
+	}
+	peer := func(ep testEndpoint, ip string) netpol.Peer {
+		addr := netip.MustParseAddr(ip)
+		if ep.PodName == "" {
+			return netpol.Peer{IP: addr}
+		}
+		return netpol.Peer{Pod: pods[ep.Namespace+"/"+ep.PodName], IP: addr}
+	}
+	names := func(refs []netpol.Ref) []string {
+		var out []string
+		for _, r := range refs {
+			out = append(out, r.String())
+		}
+		return out
+	}
+	var checked int
+	for _, f := range readFlows(t) {
+		fl := f.Flow
+		if *fl.IsReply {
+			continue
+		}
+		proto, ports := corev1.ProtocolTCP, fl.L4.TCP
+		if ports == nil {
+			proto, ports = corev1.ProtocolUDP, fl.L4.UDP
+		}
+		v := eng.CanConnect(peer(fl.Source, fl.IP.Source), peer(fl.Destination, fl.IP.Destination),
+			netpol.PortRef{Port: int32(ports.DestinationPort)}, proto)
+		if v.Allowed != (fl.Verdict == "FORWARDED") {
+			t.Errorf("flow %s %s:%d -> %s:%d/%s is %s, the engine says allowed=%v (egress %v, ingress %v)", fl.UUID,
+				fl.IP.Source, ports.SourcePort, fl.IP.Destination, ports.DestinationPort, proto, fl.Verdict, v.Allowed, v.Egress, v.Ingress)
+		}
+		for _, p := range fl.IngressAllowedBy {
+			if !slices.Contains(names(v.Ingress.Policies), p.Namespace+"/"+p.Name) {
+				t.Errorf("flow %s: Hubble names %s/%s, the engine %v", fl.UUID, p.Namespace, p.Name, v.Ingress.Policies)
+			}
+		}
+		for _, p := range fl.EgressAllowedBy {
+			if !slices.Contains(names(v.Egress.Policies), p.Namespace+"/"+p.Name) {
+				t.Errorf("flow %s: Hubble names %s/%s, the engine %v", fl.UUID, p.Namespace, p.Name, v.Egress.Policies)
+			}
+		}
+		checked++
+	}
+	if checked < 300 {
+		t.Errorf("checked %d connection openings, want hundreds", checked)
 	}
 }
