@@ -92,9 +92,6 @@ func (a *Audit) Read(s iostreams.Streams, now time.Time, fn func(*event.APIReque
 	sum.Files = len(a.Paths)
 	sum.Events = st.Records
 	sum.Rejected = st.Rejected
-	for _, e := range st.Errors {
-		s.Logger.Warn("skipped malformed audit record", "error", e)
-	}
 	return sum, err
 }
 
