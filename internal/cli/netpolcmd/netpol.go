@@ -66,9 +66,15 @@ func (w *world) peer(v string) (netpol.Peer, error) {
 	if !ok || ns == "" || name == "" {
 		return netpol.Peer{}, fmt.Errorf("%q: want NAMESPACE/POD or an IP address", v)
 	}
-	p, ok := w.index.Pod(ns, name)
-	if !ok {
-		return netpol.Peer{}, fmt.Errorf("pod %s/%s is not in the cluster objects", ns, name)
+	if p, ok := w.index.Pod(ns, name); ok {
+		return netpol.Peer{Pod: p}, nil
 	}
-	return netpol.Peer{Pod: p}, nil
+	// A finished pod is no longer "current" in the index; it is still an
+	// object of the dump that policies can be evaluated for.
+	for i := range w.inv.Pods {
+		if p := &w.inv.Pods[i]; p.Namespace == ns && p.Name == name {
+			return netpol.Peer{Pod: p}, nil
+		}
+	}
+	return netpol.Peer{}, fmt.Errorf("pod %s/%s is not in the cluster objects", ns, name)
 }
