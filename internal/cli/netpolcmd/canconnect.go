@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -159,38 +158,25 @@ func runCanConnectBatch(o *canConnectOptions, s iostreams.Streams) error {
 	if err != nil {
 		return err
 	}
-	var in io.Reader = s.In
-	name := "stdin"
-	if o.batch != "-" {
-		f, err := os.Open(o.batch)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in, name = f, o.batch
+	in, name, closeFn, err := input.OpenBatch(o.batch, s.In)
+	if err != nil {
+		return err
 	}
+	defer closeFn()
 	return canConnectBatch(w, in, name, s.Out)
 }
 
 func canConnectBatch(w *world, in io.Reader, name string, out io.Writer) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	bw := bufio.NewWriterSize(out, 256*1024)
 	enc := json.NewEncoder(bw)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
+	err := input.EachLine(in, name, func(_ int, b []byte) error {
 		var req batchRequest
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
+			return err
 		}
-		fail := func(field string, err error) error { return fmt.Errorf("%s:%d: field %q: %w", name, line, field, err) }
+		fail := func(field string, err error) error { return fmt.Errorf("field %q: %w", field, err) }
 		from, err := w.peer(req.From)
 		if err != nil {
 			return fail("from", err)
@@ -199,34 +185,35 @@ func canConnectBatch(w *world, in io.Reader, name string, out io.Writer) error {
 		if err != nil {
 			return fail("to", err)
 		}
-		var port netpol.PortRef
-		var num int32
-		var pname string
-		switch {
-		case json.Unmarshal(req.Port, &num) == nil:
-			port.Port = num
-			if num < 1 || num > 65535 {
-				return fail("port", fmt.Errorf("%d out of range 1-65535", num))
-			}
-		case json.Unmarshal(req.Port, &pname) == nil && pname != "":
-			port, err = parsePort(pname)
-			if err != nil {
-				return fail("port", err)
-			}
-		default:
-			return fail("port", fmt.Errorf("want a number or a port name, got %s", string(req.Port)))
+		port, err := batchPort(req.Port)
+		if err != nil {
+			return fail("port", err)
 		}
 		proto, err := parseProtocol(req.Protocol)
 		if err != nil {
 			return fail("protocol", err)
 		}
 		v := w.engine.CanConnect(from, to, port, proto)
-		if err := enc.Encode(result{From: req.From, To: req.To, Port: req.Port, Protocol: string(proto), Verdict: v}); err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s:%d: %w", name, line+1, err)
+		return enc.Encode(result{From: req.From, To: req.To, Port: req.Port, Protocol: string(proto), Verdict: v})
+	})
+	if err != nil {
+		return err
 	}
 	return bw.Flush()
+}
+
+// batchPort reads a port given as a number or a name.
+func batchPort(raw json.RawMessage) (netpol.PortRef, error) {
+	var num int32
+	if json.Unmarshal(raw, &num) == nil {
+		if num < 1 || num > 65535 {
+			return netpol.PortRef{}, fmt.Errorf("%d out of range 1-65535", num)
+		}
+		return netpol.PortRef{Port: num}, nil
+	}
+	var name string
+	if json.Unmarshal(raw, &name) == nil && name != "" {
+		return parsePort(name)
+	}
+	return netpol.PortRef{}, fmt.Errorf("want a number or a port name, got %s", string(raw))
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -125,50 +124,35 @@ func runCanIBatch(o *canIOptions, s iostreams.Streams) error {
 	if err != nil {
 		return err
 	}
-	var in io.Reader = s.In
-	name := "stdin"
-	if o.batch != "-" {
-		f, err := os.Open(o.batch)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in, name = f, o.batch
+	in, name, closeFn, err := input.OpenBatch(o.batch, s.In)
+	if err != nil {
+		return err
 	}
+	defer closeFn()
 	return canIBatch(a, in, name, s.Out)
 }
 
 // canIBatch answers one JSON line of output per JSON line of input.
 func canIBatch(a *rbac.Authorizer, in io.Reader, name string, out io.Writer) error {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	w := bufio.NewWriterSize(out, 256*1024)
 	enc := json.NewEncoder(w)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
+	err := input.EachLine(in, name, func(_ int, b []byte) error {
 		var req rbac.Request
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			return fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		if req.Verb == "" {
-			return fmt.Errorf("%s:%d: field \"verb\" is required", name, line)
-		}
-		if req.Path != "" && req.Resource != "" {
-			return fmt.Errorf("%s:%d: a request has either \"resource\" or \"path\", not both", name, line)
-		}
-		if err := enc.Encode(batchResult{Request: req, Decision: a.Authorize(req)}); err != nil {
 			return err
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s:%d: %w", name, line+1, err)
+		if req.Verb == "" {
+			return fmt.Errorf("field \"verb\" is required")
+		}
+		if req.Path != "" && req.Resource != "" {
+			return fmt.Errorf("a request has either \"resource\" or \"path\", not both")
+		}
+		return enc.Encode(batchResult{Request: req, Decision: a.Authorize(req)})
+	})
+	if err != nil {
+		return err
 	}
 	return w.Flush()
 }
