@@ -68,7 +68,7 @@ type specHostPathSource struct {
 }
 
 type specVolume struct {
-	Name     string        `json:"name"`
+	Name     string              `json:"name"`
 	HostPath *specHostPathSource `json:"hostPath"`
 }
 

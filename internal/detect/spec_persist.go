@@ -125,10 +125,10 @@ func (d *specPersistenceDetector) webhook(s *State, r *event.APIRequest, emit Em
 	}
 	emit(Alert{
 		Time: r.Time, Rule: RulePersistenceChange, Category: CategoryPersistence, Severity: sev, Score: 40,
-		Subject: actor,
-		Message: specActorText(r) + " " + specPastTense(r.Verb) + " " + kind + " " + specName(r, nil) + ": " + what,
+		Subject:  actor,
+		Message:  specActorText(r) + " " + specPastTense(r.Verb) + " " + kind + " " + specName(r, nil) + ": " + what,
 		Evidence: ev, MITRE: mitre,
-		Key:      kind + "/" + r.Name + " " + r.Verb,
+		Key: kind + "/" + r.Name + " " + r.Verb,
 	})
 }
 

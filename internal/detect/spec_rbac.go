@@ -471,7 +471,7 @@ func (d *specEscalationDetector) token(s *State, r *event.APIRequest, emit Emit)
 		Subject: actor, Namespace: r.Namespace,
 		Message:  specActorText(r) + " requested a token for service account " + r.Namespace + "/" + r.Name + ": " + why,
 		Evidence: ev, MITRE: []string{"T1552.007", "T1528"},
-		Key:      "token " + r.Namespace + "/" + r.Name,
+		Key: "token " + r.Namespace + "/" + r.Name,
 	})
 }
 

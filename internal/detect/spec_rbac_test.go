@@ -36,7 +36,9 @@ func wkCSR(t *testing.T, cn string, orgs ...string) string {
 	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
-func wkEscalation() []Detector { return []Detector{&specEscalationDetector{sys: newSpecIdentities(nil), log: wkLog()}} }
+func wkEscalation() []Detector {
+	return []Detector{&specEscalationDetector{sys: newSpecIdentities(nil), log: wkLog()}}
+}
 
 // TestEscalationBindings covers bindings, roles and the system: objects.
 // The escalation checks mirror what the kube-apiserver's RBAC storage lets
