@@ -323,7 +323,9 @@ func apiCmdLocalHost(hostport string) bool {
 	if !strings.Contains(h, ".") {
 		return true // a cluster DNS short name: "http://api:8080"
 	}
-	return strings.HasSuffix(h, ".svc") || strings.HasSuffix(h, ".svc.cluster.local") || strings.HasSuffix(h, ".cluster.local")
+	// Cluster DNS, and ".internal" names (cloud VPC DNS and the metadata
+	// service, which has its own class).
+	return strings.HasSuffix(h, ".svc") || strings.HasSuffix(h, ".cluster.local") || strings.HasSuffix(h, ".internal")
 }
 
 func (c *apiCmdLine) escape(add func(string, Severity, string, ...string)) {

@@ -192,7 +192,7 @@ func (d *apiExecDetector) API(s *State, r *event.APIRequest, emit Emit) {
 	if len(why) > 0 {
 		base += "; " + strings.Join(why, "; ")
 	}
-	key := r.Subresource + " " + x.Container + " " + apiClip(apiShellQuote(x.Command), 200)
+	key := apiJoinNonEmpty(r.Subresource, x.Container, apiClip(apiShellQuote(x.Command), 200))
 
 	if ms := ClassifyCommand(x.Command); len(ms) > 0 && (s.Config == nil || s.Config.Enabled(RuleExecSuspicious)) {
 		// The command says more than the exec: one alert, the worse of both.
@@ -275,8 +275,13 @@ func (d *apiExecDetector) Exec(s *State, e *event.Exec, emit Emit) {
 		Evidence: []Evidence{{Kind: "exec", Time: e.Time, Ref: e.ContainerID,
 			Detail: e.Source + ": pid " + strconv.FormatUint(uint64(e.PID), 10) + " uid " + strconv.FormatUint(uint64(e.UID), 10) + " " + apiClip(apiShellQuote(argv), 300)}},
 		MITRE: apiCmdMITRE(ms),
-		Key:   top.Class + " " + path.Base(e.Executable) + " " + apiClip(strings.Join(e.Args, " "), 200),
+		Key:   apiJoinNonEmpty(top.Class, path.Base(e.Executable), apiClip(strings.Join(e.Args, " "), 200)),
 	})
+}
+
+// apiJoinNonEmpty joins the non-empty parts with spaces.
+func apiJoinNonEmpty(parts ...string) string {
+	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), " ")
 }
 
 // apiCmdSummary is "reverse shell: shell I/O redirected to …; also

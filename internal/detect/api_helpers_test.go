@@ -172,3 +172,12 @@ func apiCheckAlert(t *testing.T, a Alert) {
 		t.Errorf("message spans lines: %q", a.Message)
 	}
 }
+
+func apiAddr(t testing.TB, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
