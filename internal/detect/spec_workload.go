@@ -371,11 +371,14 @@ func specHostPath(p string, readOnly bool) (sev Severity, why string, ok bool) {
 	if best == nil {
 		return 0, "", false
 	}
-	sev = best.sev
+	sev, why = best.sev, best.why
+	if p != best.path && (p == "/" || strings.HasPrefix(best.path, p+"/")) {
+		why = "holds " + best.path + ", " + why
+	}
 	if readOnly && !best.socket {
 		sev = specLower(sev)
 	}
-	return sev, best.why, true
+	return sev, why, true
 }
 
 // specPodFindings adds the risky properties of one pod spec to fs.
