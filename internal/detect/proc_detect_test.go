@@ -55,7 +55,12 @@ func TestNovelCommand(t *testing.T) {
 		{name: "learning window", setup: func(s *State) { s.Config.LearnUntil = wkNow.Add(time.Minute) }, exec: wkExec("/usr/bin/curl")},
 		{name: "process baseline warming up", setup: func(s *State) {
 			s.Profiles.ObserveProcess("Deployment/shop/fresh", baseline.ProcessKey{Container: "c", Executable: "/app"}, wkNow.Add(-time.Minute))
-		}, exec: func() *event.Exec { e := wkExec("/usr/bin/curl"); e.Workload = "Deployment/shop/fresh"; e.Container = "c"; return e }()},
+		}, exec: func() *event.Exec {
+			e := wkExec("/usr/bin/curl")
+			e.Workload = "Deployment/shop/fresh"
+			e.Container = "c"
+			return e
+		}()},
 		{name: "workload without process baseline", setup: func(s *State) {
 			for i := range 40 {
 				s.Profiles.ObserveEdge(wkCache, wkDB, 5432, 6, 10, 1, wkT0.Add(time.Duration(i)*time.Hour), 24, 64)
@@ -63,7 +68,11 @@ func TestNovelCommand(t *testing.T) {
 		}, exec: func() *event.Exec { e := wkExec("/usr/bin/curl"); e.Workload = "Deployment/shop/cache"; return e }()},
 		{name: "unknown workload", exec: func() *event.Exec { e := wkExec("/usr/bin/curl"); e.Workload = ""; return e }()},
 		{name: "sensor's own kind", sev: High, message: "ran /usr/bin/curl",
-			exec: func() *event.Exec { e := wkExec("/usr/bin/curl"); e.Workload, e.WorkloadKind = "api", "Deployment"; return e }()},
+			exec: func() *event.Exec {
+				e := wkExec("/usr/bin/curl")
+				e.Workload, e.WorkloadKind = "api", "Deployment"
+				return e
+			}()},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
