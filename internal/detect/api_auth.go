@@ -27,7 +27,10 @@ func (apiUnauthDetector) API(_ *State, r *event.APIRequest, emit Emit) {
 		return
 	}
 	a := r.Actor()
-	if a.Username != apiAnonymousUser && !apiHasUnauthGroup(a.Groups) {
+	// Anonymous requests are named system:anonymous; the group alone
+	// marks an impersonated (or proxy-asserted) unauthenticated identity,
+	// so the groups are only read when the name says nothing.
+	if a.Username != apiAnonymousUser && (a.Username != "" && r.Impersonated.IsZero() || !apiHasUnauthGroup(a.Groups)) {
 		return
 	}
 	if baseline.OutcomeOf(r) != baseline.OutcomeAuthorized {
