@@ -253,6 +253,10 @@ func (d *Decoder) record(line []byte, tooLong bool) error {
 	d.stats.Records++
 	line = stripLogTimestamp(line)
 	if d.format == FormatDetect {
+		if line[0] == '[' {
+			d.stats.Rejected++
+			return fmt.Errorf("%s:%d: %w: the first record is a JSON array; the decoder reads one JSON object per line", d.name, d.line, ErrUnknownFormat)
+		}
 		if line[0] != '{' {
 			// A sensor's own log lines precede its JSON output in
 			// `kubectl logs`; tolerate a few before the first record.

@@ -73,7 +73,7 @@ type jint struct {
 // UnmarshalJSON implements json.Unmarshaler.
 func (n *jint) UnmarshalJSON(b []byte) error {
 	*n = jint{}
-	lit := b
+	lit, kind := string(b), "number "
 	switch b[0] {
 	case 'n':
 		return nil
@@ -85,7 +85,7 @@ func (n *jint) UnmarshalJSON(b []byte) error {
 		if s == "" || s == naMarker {
 			return nil
 		}
-		lit = []byte(s)
+		lit, kind = s, "string "
 	case '{':
 		return &json.UnmarshalTypeError{Value: "object", Type: typeInt64}
 	case '[':
@@ -93,9 +93,12 @@ func (n *jint) UnmarshalJSON(b []byte) error {
 	case 't', 'f':
 		return &json.UnmarshalTypeError{Value: "bool", Type: typeInt64}
 	}
-	v, err := strconv.ParseInt(string(lit), 10, 64)
+	v, err := strconv.ParseInt(lit, 10, 64)
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: "number " + quoteTrunc(string(lit)), Type: typeInt64}
+		if kind == "string " {
+			lit = quoteTrunc(lit)
+		}
+		return &json.UnmarshalTypeError{Value: kind + lit, Type: typeInt64}
 	}
 	n.v, n.ok = v, true
 	return nil
