@@ -134,7 +134,7 @@ func TestLineTooLong(t *testing.T) {
 func TestUnknownFormat(t *testing.T) {
 	for _, tc := range []struct {
 		name, input, want string
-		opts             Options
+		opts              Options
 	}{
 		{"forced unknown format", goodLine(FormatFalco), `unknown process event format "sysdig" (known: falco, tetragon)`, Options{Format: "sysdig"}},
 		{"JSON of something else", `{"kind":"Event","apiVersion":"audit.k8s.io/v1"}`,
