@@ -81,7 +81,7 @@ func (d *netDetector) Flow(s *State, f *Flow, emit Emit) {
 	if f.Dst.Kind == baseline.PeerWorkload || f.Dst.Kind == baseline.PeerNode {
 		k.Peer = f.Dst.Workload
 		if wp.Egress[k] == nil {
-			d.novelConnection(f, wp, k, emit)
+			d.novelConnection(s, f, wp, k, emit)
 		}
 		return
 	}
@@ -95,9 +95,9 @@ func (d *netDetector) Flow(s *State, f *Flow, emit Emit) {
 	}
 	k.Peer = string(key)
 	if f.Dst.Kind == baseline.PeerExternal {
-		d.novelEgress(f, wp, k, emit)
+		d.novelEgress(s, f, wp, k, emit)
 	} else {
-		d.novelConnection(f, wp, k, emit)
+		d.novelConnection(s, f, wp, k, emit)
 	}
 }
 
@@ -197,31 +197,49 @@ func netSensitivePort(port uint16) string {
 		return "SSH"
 	case 10257, 10259:
 		return "a control-plane component's port"
+	case 6443:
+		return "the Kubernetes API server"
 	}
 	return ""
 }
 
-func (d *netDetector) novelEgress(f *Flow, wp *baseline.WorkloadProfile, k baseline.EdgeKey, emit Emit) {
+func (d *netDetector) novelEgress(s *State, f *Flow, wp *baseline.WorkloadProfile, k baseline.EdgeKey, emit Emit) {
 	bytes := f.Flow.Bytes
 	sev, score := netBytesSeverity(bytes), netBytesScore(bytes)
-	knownPeer := netKnownPeer(wp, k.Peer)
-	class := d.netPortClass(k.Port)
-	var mitre []string
-	why := "a destination it never contacted"
+	peer := netPeerOf(s, f.Time, wp, k.Peer)
+	var reasons, mitre []string
 	switch {
+	case peer.established:
+		reasons = append(reasons, "a new port on "+k.Peer+", which it uses")
+	case peer.first.IsZero():
+		reasons = append(reasons, k.Peer+" is new to it after "+netAge(f.Time, wp.Seen.First)+" of baseline")
+	default:
+		reasons = append(reasons, k.Peer+" was first contacted at "+peer.first.UTC().Format("15:04")+" on "+netProtoPort(peer.recent))
+		if c := d.netPortClass(peer.recent.Port); c != "" {
+			// The destination of an earlier shell or miner connection.
+			sev, score = max(sev, High), score+10
+			reasons[0] += ", " + c
+		}
+	}
+	switch class := d.netPortClass(k.Port); {
 	case netMetadataAddr(f.Dst.IP):
-		sev, score, why = max(sev, High), score+20, "the cloud instance metadata service, which hands out the node's cloud credentials"
+		sev, score = max(sev, High), score+20
+		reasons = append(reasons, "the cloud instance metadata service hands out the node's cloud credentials")
 		mitre = []string{"T1552.005"}
 	case netMiningName(f.Dst.Name):
-		sev, score, why = max(sev, High), score+20, "a mining pool's name"
+		sev, score = max(sev, High), score+20
+		reasons = append(reasons, "the name is a mining pool's")
 		mitre = []string{"T1496"}
 	case class != "":
-		sev, score, why = max(specRaise(sev, 1), Medium), score+10, class
+		// A workload opening a connection out to such a port is rarely
+		// benign, and shells and miners move few bytes.
+		sev, score = max(specRaise(sev, 1), High), score+10
+		reasons = append(reasons, class)
 		mitre = []string{"T1571"}
 		if strings.Contains(class, "mining") {
 			mitre = []string{"T1496"}
 		}
-	case knownPeer:
+	case peer.established:
 		return // a new port on a destination it already uses, nothing unusual about it
 	}
 	switch {
@@ -237,19 +255,19 @@ func (d *netDetector) novelEgress(f *Flow, wp *baseline.WorkloadProfile, k basel
 	emit(Alert{
 		Time: f.Time, Rule: RuleNetNovelEgress, Category: CategoryNetwork, Severity: sev, Score: min(score, 99),
 		Namespace: f.Src.Namespace, Workload: f.Src.Workload,
-		Message: f.Src.Workload + " sent " + netBytesText(bytes) + " to " + dst + " on " + netProtoPort(k) +
-			", outside the cluster; " + k.Peer + " is new to it after " + netAge(f.Time, wp.Seen.First) + " of baseline: " + why,
+		Message: f.Src.Workload + netVolumeText(bytes) + dst + " on " + netProtoPort(k) +
+			", outside the cluster: " + strings.Join(reasons, "; "),
 		Evidence: []Evidence{{Kind: "flow", Time: f.Time, Detail: netFlowText(f)}},
 		MITRE:    mitre,
 		Key:      k.Peer + " " + netProtoPort(k),
 	})
 }
 
-func (d *netDetector) novelConnection(f *Flow, wp *baseline.WorkloadProfile, k baseline.EdgeKey, emit Emit) {
+func (d *netDetector) novelConnection(s *State, f *Flow, wp *baseline.WorkloadProfile, k baseline.EdgeKey, emit Emit) {
 	bytes := f.Flow.Bytes
 	sev, score := netBytesSeverity(bytes), netBytesScore(bytes)
 	what := "a peer it never talked to"
-	if netKnownPeer(wp, k.Peer) {
+	if netPeerOf(s, f.Time, wp, k.Peer).established {
 		what = "a port it never used on a peer it knows"
 		sev = specLower(sev)
 	}
@@ -267,22 +285,42 @@ func (d *netDetector) novelConnection(f *Flow, wp *baseline.WorkloadProfile, k b
 	emit(Alert{
 		Time: f.Time, Rule: RuleNetNovelConnection, Category: CategoryNetwork, Severity: sev, Score: min(score, 99),
 		Namespace: f.Src.Namespace, Workload: f.Src.Workload,
-		Message: f.Src.Workload + " connected to " + k.Peer + " on " + netProtoPort(k) + " (" + netBytesText(bytes) +
-			"), " + what + " in " + netAge(f.Time, wp.Seen.First) + " of baseline",
+		Message: f.Src.Workload + netVolumeText(bytes) + k.Peer + " on " + netProtoPort(k) +
+			", " + what + " in " + netAge(f.Time, wp.Seen.First) + " of baseline",
 		Evidence: []Evidence{{Kind: "flow", Time: f.Time, Detail: netFlowText(f)}},
 		MITRE:    mitre,
 		Key:      k.Peer + " " + netProtoPort(k),
 	})
 }
 
-// netKnownPeer reports whether the workload ever talked to peer, on any port.
-func netKnownPeer(wp *baseline.WorkloadProfile, peer string) bool {
-	for k := range wp.Egress {
-		if k.Peer == peer {
-			return true
+// netPeer is what a workload's baseline says about a peer.
+type netPeer struct {
+	// established: an edge to the peer, on any port, learned during the
+	// learning window or past its own warm-up. A peer first contacted
+	// minutes ago (the attacker's address after the first connection) is
+	// not established.
+	established bool
+	// recent is the earliest edge to the peer when none is established.
+	recent baseline.EdgeKey
+	first  time.Time
+}
+
+func netPeerOf(s *State, t time.Time, wp *baseline.WorkloadProfile, peer string) netPeer {
+	c := s.Config
+	var np netPeer
+	for k, st := range wp.Egress {
+		if k.Peer != peer {
+			continue
+		}
+		if !c.LearnUntil.IsZero() && st.First.Before(c.LearnUntil) ||
+			t.Sub(st.First) >= c.WarmUp && st.Count >= c.WarmUpEvents {
+			return netPeer{established: true}
+		}
+		if np.first.IsZero() || st.First.Before(np.first) {
+			np.recent, np.first = k, st.First
 		}
 	}
-	return false
+	return np
 }
 
 func (d *netDetector) denied(f *Flow, emit Emit) {
@@ -297,7 +335,7 @@ func (d *netDetector) denied(f *Flow, emit Emit) {
 		key = src + " → " + key
 	}
 	sev, score := Low, 10.0
-	why := "a connection network policy does not allow: a probe, or a policy missing a rule"
+	why := "network policy does not allow it (a probe, or a policy missing a rule)"
 	if svc := netSensitivePort(k.Port); svc != "" {
 		sev, score, why = Medium, 30, "an attempt to reach "+svc+", which network policy blocked"
 	} else if netMetadataAddr(f.Dst.IP) {
@@ -321,6 +359,15 @@ func (d *netDetector) denied(f *Flow, emit Emit) {
 
 func netProtoPort(k baseline.EdgeKey) string {
 	return event.Protocol(k.Protocol).String() + " " + strconv.Itoa(int(k.Port))
+}
+
+// netVolumeText is " sent 12 MiB to " when the flow carried a byte count,
+// " connected to " when the source does not count bytes (Hubble).
+func netVolumeText(n uint64) string {
+	if n == 0 {
+		return " connected to "
+	}
+	return " sent " + netBytesText(n) + " to "
 }
 
 // netBytesText renders a byte count: "512 B", "12.3 MiB".
