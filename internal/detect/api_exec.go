@@ -46,8 +46,9 @@ const maxExecArgs = 256
 
 // apiParseExecQuery reads the query of an exec, attach or port-forward
 // request URI: the repeated command= parameters in order, container=,
-// ports= and tty=. Values are URL-decoded ("+" is a space); a value that
-// does not decode is kept as written.
+// ports= and tty=. Names and values are URL-decoded ("+" is a space), as
+// the API server's own query parsing does; a value that does not decode is
+// kept as written.
 func apiParseExecQuery(uri string) apiExecRequest {
 	var x apiExecRequest
 	_, q, ok := strings.Cut(uri, "?")
@@ -58,6 +59,12 @@ func apiParseExecQuery(uri string) apiExecRequest {
 		var kv string
 		kv, q, _ = strings.Cut(q, "&")
 		k, v, _ := strings.Cut(kv, "=")
+		if strings.ContainsAny(k, "%+") {
+			// The API server unescapes names too: "c%6Fmmand" is a command.
+			if d, err := url.QueryUnescape(k); err == nil {
+				k = d
+			}
+		}
 		switch k {
 		case "command", "container", "ports", "port", "tty":
 		default:

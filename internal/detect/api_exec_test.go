@@ -28,6 +28,7 @@ func TestParseExecQuery(t *testing.T) {
 		{"/api/v1/namespaces/ns/pods/p/portforward?ports=5432&ports=8080", apiExecRequest{Ports: []string{"5432", "8080"}}},
 		{"/api/v1/namespaces/ns/pods/p/attach?container=app&stdin=true&tty=1", apiExecRequest{Container: "app", TTY: true}},
 		{"/api/v1/namespaces/ns/pods/p/exec", apiExecRequest{}},
+		{"/api/v1/namespaces/ns/pods/p/exec?c%6Fmmand=sh&c%6fmmand=-i", apiExecRequest{Command: []string{"sh", "-i"}}},
 	}
 	for _, tt := range tests {
 		got := apiParseExecQuery(tt.uri)
