@@ -1,0 +1,68 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/kubedelta/kubedelta/internal/detect"
+	"github.com/kubedelta/kubedelta/internal/server"
+)
+
+// TestWebhookEndToEnd posts the example audit log as webhook batches to a
+// real server and checks that it counts every event once and raises exactly
+// the alerts the offline pipeline (`kubedelta analyze`) raises.
+func TestWebhookEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	lines := auditLines(t)
+	want, ref := reference(t, lines)
+	if len(want) == 0 {
+		t.Fatal("the example data raises no alert: the comparison would prove nothing")
+	}
+	dir := t.TempDir()
+	ts := startServer(t, dir, serverConfig{})
+	for i, b := range batches(lines, 400) {
+		code, body := ts.post(server.PathAudit, b)
+		if code != http.StatusOK {
+			t.Fatalf("batch %d: %d %s", i, code, body)
+		}
+	}
+	// A retried batch counts once.
+	retry := batches(lines, 400)[3]
+	if code, body := ts.post(server.PathAudit, retry); code != http.StatusOK {
+		t.Fatalf("retry: %d %s", code, body)
+	}
+	st := ts.waitProcessed()
+	if got, want := st.Audit.Accepted, int64(len(lines)+400); got != want {
+		t.Errorf("accepted %d, want %d", got, want)
+	}
+	if st.Audit.Processed != ref.Delivered {
+		t.Errorf("processed %d, want %d (the offline decoder's deliveries)", st.Audit.Processed, ref.Delivered)
+	}
+	if got, want := st.Audit.Duplicates+st.Audit.Skipped, ref.Duplicates+ref.SkippedStages+400; got != want {
+		t.Errorf("duplicates+skipped %d, want %d", got, want)
+	}
+	if st.Audit.Rejected != 0 {
+		t.Errorf("rejected %d, want 0", st.Audit.Rejected)
+	}
+	ts.stop() // the final snapshot writes the latest counts
+	ts = startServer(t, dir, serverConfig{})
+	ts.waitProcessed()
+	got := ts.alerts("?limit=0&acked=true")
+	gs := alertSummary(got, func(a server.StoredAlert) detect.Alert { return a.Alert })
+	ws := alertSummary(want, func(a detect.Alert) detect.Alert { return a })
+	if d := diffLines(gs, ws); d != "" {
+		t.Errorf("server alerts differ from the offline pipeline's (+server -offline):\n%s", d)
+	}
+	st2 := ts.stats()
+	if st2.Audit != st.Audit {
+		t.Errorf("counters changed across a restart:\n got %+v\nwant %+v", st2.Audit, st.Audit)
+	}
+	if st2.Alert.Total != int64(len(want)) {
+		t.Errorf("stats alerts.total %d, want %d", st2.Alert.Total, len(want))
+	}
+	b, _ := json.Marshal(st2)
+	t.Logf("stats: %s", b)
+}
