@@ -12,8 +12,11 @@ import (
 
 // apiNoveltyDetector raises api.novel-call for a call shape a subject never
 // made, and api.novel-agent for a client or address it never used, once
-// the subject is past learning and warm-up. Kubernetes' own components and
-// anonymous requests are not judged (see apiIDKind and api.unauthenticated).
+// the subject is past learning and warm-up (a service account's token used
+// with a person's tool or from outside its pods is reported during its
+// warm-up too, after the global learning window). Kubernetes' own
+// components and anonymous requests are not judged (see apiIDKind and
+// api.unauthenticated).
 type apiNoveltyDetector struct {
 	ids *apiIdentities
 }
@@ -38,21 +41,27 @@ func (d *apiNoveltyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 	if kind == apiSystem || kind == apiAnonymous {
 		return
 	}
+	t := apiTime(r)
+	if c := s.Config; c != nil && !c.LearnUntil.IsZero() && t.Before(c.LearnUntil) {
+		return // the global learning window
+	}
 	sp := s.Profiles.Subject(a.Username)
 	if sp == nil {
-		return // a new subject starts its warm-up
+		// A new subject starts its warm-up; only the checks that need no
+		// history (apiNoveltyDetector.agent) apply.
+		sp = &baseline.SubjectProfile{}
 	}
-	t := apiTime(r)
-	if s.Learning(t, sp.Seen.First, sp.Seen.Count) {
-		return
-	}
-	if r.IsResource() && baseline.OutcomeOf(r) == baseline.OutcomeAuthorized {
+	warm := s.Learning(t, sp.Seen.First, sp.Seen.Count)
+	if !warm && r.IsResource() && baseline.OutcomeOf(r) == baseline.OutcomeAuthorized {
 		k := baseline.CallKey{Verb: r.Verb, APIGroup: r.APIGroup, Resource: r.Resource, Subresource: r.Subresource, Namespace: r.Namespace}
 		if sp.Calls[k] == nil {
 			emit(apiNovelCallAlert(s, r, kind, sp))
 		}
 	}
-	d.agent(s, r, kind, sp, t, emit)
+	if warm && kind != apiServiceAccount && !apiOffensiveTool(apiProduct(r.UserAgent)) {
+		return
+	}
+	d.agent(s, r, kind, sp, t, warm, emit)
 }
 
 func apiNovelCallAlert(s *State, r *event.APIRequest, kind apiIDKind, sp *baseline.SubjectProfile) Alert {
@@ -113,11 +122,19 @@ func apiKnowsNamespace(sp *baseline.SubjectProfile, ns string) bool {
 	return false
 }
 
-// agent judges the user agent and source addresses of a known subject.
-func (d *apiNoveltyDetector) agent(s *State, r *event.APIRequest, kind apiIDKind, sp *baseline.SubjectProfile, t time.Time, emit Emit) {
+// agent judges the user agent and source addresses of a subject. During
+// the subject's warm-up (warm), when there is no history to compare with,
+// only what needs none is reported: an attack tool's user agent, and a
+// service account's token used with a person's tool or from where its pods
+// are not (another workload's pod, a public address) — a token stolen
+// before its account was ever used is still a stolen token.
+func (d *apiNoveltyDetector) agent(s *State, r *event.APIRequest, kind apiIDKind, sp *baseline.SubjectProfile, t time.Time, warm bool, emit Emit) {
 	var newAgent string
 	if ua := r.UserAgent; ua != "" && sp.Agents[ua] == nil && !apiKnownProduct(sp, ua) {
-		newAgent = ua
+		p := apiProduct(ua)
+		if !warm || apiOffensiveTool(p) || (kind == apiServiceAccount && apiManualClient(p)) {
+			newAgent = ua
+		}
 	}
 	var buf [4]netip.Addr
 	var newAddr netip.Addr
@@ -127,7 +144,7 @@ func (d *apiNoveltyDetector) agent(s *State, r *event.APIRequest, kind apiIDKind
 		if sp.SourceIPs[ip] != nil {
 			continue
 		}
-		if sev, w, novel := apiJudgeAddr(s, r, kind, sp, ip, t); novel && (!newAddr.IsValid() || sev > addrSev) {
+		if sev, w, novel := apiJudgeAddr(s, r, kind, sp, ip, t); novel && (!warm || sev >= High) && (!newAddr.IsValid() || sev > addrSev) {
 			newAddr, where, addrSev = ip, w, sev
 		}
 	}

@@ -104,37 +104,79 @@ func TestAPINovelCall(t *testing.T) {
 // again.
 func TestAPINoveltyLearning(t *testing.T) {
 	d := apiDetector(t, APIOptions{}, RuleAPINovelCall)
-	novel := func() *event.APIRequest {
-		return apiFrom(apiReq(apiCartSA, "get", "/api/v1/namespaces/shop/secrets/db", 200, 0), "", "kubectl/v1.32.4")
+	novel := func(agent string) *event.APIRequest {
+		return apiFrom(apiReq(apiCartSA, "get", "/api/v1/namespaces/shop/secrets/db", 200, 0), "", agent)
 	}
-	count := func(s *State) int { return len(apiRun(t, d, s, false, novel())) }
+	count := func(s *State, agent string) int { return len(apiRun(t, d, s, false, novel(agent))) }
 
 	s := apiCartState()
 	s.Config.LearnUntil = apiT0.Add(time.Hour)
-	if n := count(s); n != 0 {
+	if n := count(s, "kubectl/v1.32.4"); n != 0 {
 		t.Errorf("learning window: %d alerts", n)
 	}
 
 	s = apiState() // seen for 10 minutes only
-	apiLearnRoutine(s, apiCartSA, 1, [2]string{"get", "/api/v1/namespaces/shop/configmaps/cart"})
 	for i := range 30 {
 		apiLearn(s, apiReq(apiCartSA, "get", "/api/v1/namespaces/shop/configmaps/cart", 200, -10*time.Minute+time.Duration(i)*time.Second))
 	}
-	s.Profiles.Subjects[apiCartSA].Seen.First = apiT0.Add(-10 * time.Minute)
-	if n := count(s); n != 0 {
+	if n := count(s, ""); n != 0 {
 		t.Errorf("warm-up by time: %d alerts", n)
 	}
 
 	s = apiState() // seen long ago, but only 5 events
 	apiLearnRoutine(s, apiCartSA, 5, [2]string{"get", "/api/v1/namespaces/shop/configmaps/cart"})
-	if n := count(s); n != 0 {
+	if n := count(s, ""); n != 0 {
 		t.Errorf("warm-up by events: %d alerts", n)
 	}
 
 	s = apiCartState()
-	got := apiRun(t, d, s, true, novel(), novel())
+	got := apiRun(t, d, s, true, novel("kubectl/v1.32.4"), novel("kubectl/v1.32.4"))
 	if len(apiOnly(got, RuleAPINovelCall)) != 1 || len(apiOnly(got, RuleAPINovelAgent)) != 1 {
 		t.Errorf("after learning: want one novel call and one novel agent (then learned), got %v", apiRules(got))
+	}
+}
+
+// TestAPINovelAgentWarmUp: a token stolen before its account was ever used
+// is still a stolen token. During a subject's warm-up (but not during the
+// global learning window) a service account used with a person's tool or
+// from a public address is reported; other novelties wait for its history.
+func TestAPINovelAgentWarmUp(t *testing.T) {
+	fresh := "system:serviceaccount:shop:fresh"
+	warm := func() *State {
+		s := apiState()
+		apiLearn(s, apiReq(fresh, "get", "/api/v1/namespaces/shop/configmaps/c", 200, -time.Minute))
+		apiLearn(s, apiFrom(apiReq("dave", "get", "/api/v1/namespaces/dev/pods", 200, -time.Minute), "192.0.2.20", ""))
+		return s
+	}
+	tests := []struct {
+		name  string
+		state func() *State
+		r     *event.APIRequest
+		sev   Severity // 0: none
+	}{
+		{"service account with kubectl", warm, apiFrom(apiReq(fresh, "list", "/api/v1/namespaces/shop/secrets", 403, 0), "", "kubectl/v1.32.4"), High},
+		{"never-seen service account from a public address", apiState, apiFrom(apiReq(fresh, "create", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", 201, 0), "203.0.113.66", ""), High},
+		{"service account from another private network", warm, apiFrom(apiReq(fresh, "get", "/api/v1/namespaces/shop/configmaps/c", 200, 0), "192.168.9.9", ""), 0},
+		{"service account with another library", warm, apiFrom(apiReq(fresh, "get", "/api/v1/namespaces/shop/configmaps/c", 200, 0), "", "Go-http-client/2.0"), 0},
+		{"user with a new client", warm, apiFrom(apiReq("dave", "get", "/api/v1/namespaces/dev/pods", 200, 0), "192.0.2.20", "python-requests/2.31"), 0},
+		{"user with an attack tool", warm, apiFrom(apiReq("dave", "get", "/api/v1/namespaces/dev/pods", 200, 0), "192.0.2.20", "trufflehog/3.63"), High},
+		{"global learning window", func() *State { s := warm(); s.Config.LearnUntil = apiT0.Add(time.Hour); return s },
+			apiFrom(apiReq(fresh, "list", "/api/v1/namespaces/shop/secrets", 403, 0), "203.0.113.66", "kubectl/v1.32.4"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := apiOnly(apiRun(t, apiDetector(t, APIOptions{}, RuleAPINovelAgent), tt.state(), false, tt.r), RuleAPINovelAgent)
+			if tt.sev == 0 {
+				if len(got) != 0 {
+					t.Fatalf("want no alert, got %q", got[0].Message)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Severity != tt.sev {
+				t.Fatalf("got %+v, want one %v alert", got, tt.sev)
+			}
+			apiCheckAlert(t, got[0])
+		})
 	}
 }
 
