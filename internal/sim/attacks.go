@@ -157,7 +157,7 @@ func (w *world) planMiner(r *rng, a *attack) {
 	wl.uid = r.uuid()
 	wl.containers = []containerSpec{{name: "collector", repo: "docker.io/xmrig/xmrig", tag: "6.22.2",
 		command: []string{"/xmrig/xmrig", "-o", "stratum+tcp://" + miningPool + ":3333", "-u", "4" + r.hex(40), "--donate-level", "0", "-t", "4"},
-		cwd: "/xmrig", cpu: "3", mem: "512Mi"}}
+		cwd:     "/xmrig", cpu: "3", mem: "512Mi"}}
 	wl.egress = []external{{miningPool, miningPoolIP, 3333}}
 	w.workloads = append(w.workloads, wl)
 	rev := w.newRevision(r, wl, a.at+int64(40*time.Millisecond))

@@ -106,6 +106,9 @@ type periodic struct {
 }
 
 func (p *periodic) step(e *engine, s *source, now int64) int64 {
+	if !e.enabled(stAudit) {
+		return never
+	}
 	e.request(s, &p.c, now, s.rng.dur(p.lat[0], p.lat[1]))
 	gap := int64(p.every)
 	if !p.fixed {
@@ -125,6 +128,9 @@ type watch struct {
 }
 
 func (wt *watch) step(e *engine, s *source, now int64) int64 {
+	if !e.enabled(stAudit) {
+		return never
+	}
 	timeout := s.rng.rangeInt(300, 599)
 	b := append(wt.c.uri[:0], wt.base...)
 	b = append(b, '?')
@@ -271,21 +277,27 @@ func (e *engine) controlPlane() {
 
 // tokenRefresher renders the TokenRequests of one bound token schedule.
 type tokenRefresher struct {
-	a, by *actor
-	sa    *serviceAccount
-	until int64
+	a, by    *actor
+	sa       *serviceAccount
+	until    int64
+	uri, ref []byte
+	ann      []byte
 }
 
 func (tr *tokenRefresher) step(e *engine, s *source, now int64) int64 {
-	if tr.until != 0 && now >= tr.until {
+	if (tr.until != 0 && now >= tr.until) || !e.enabled(stAudit) {
 		return never
 	}
 	// The request is answered just before the token's issue time.
 	i := tr.a.tok.index(now + int64(tokenLead))
 	jti := tr.a.tok.jti(i)
-	ann := append([]byte(`,"authentication.kubernetes.io/issued-credential-id":"JTI=`), jti[:]...)
-	ann = append(ann, '"')
-	c := call{who: tr.by, verb: "create", code: 201, uri: rSAs.path(tr.sa.ns, tr.sa.name, "token"), ref: rSAs.ref(tr.sa.ns, tr.sa.name, "token"), ann: ann}
+	tr.ann = append(tr.ann[:0], `,"authentication.kubernetes.io/issued-credential-id":"JTI=`...)
+	tr.ann = append(tr.ann, jti[:]...)
+	tr.ann = append(tr.ann, '"')
+	if tr.uri == nil {
+		tr.uri, tr.ref = rSAs.path(tr.sa.ns, tr.sa.name, "token"), rSAs.ref(tr.sa.ns, tr.sa.name, "token")
+	}
+	c := call{who: tr.by, verb: "create", code: 201, uri: tr.uri, ref: tr.ref, ann: tr.ann}
 	e.request(s, &c, now, int64(tokenLead)-s.rng.dur(200*time.Microsecond, time.Millisecond))
 	return tr.a.tok.first + (i+1)*tr.a.tok.period - int64(tokenLead)
 }

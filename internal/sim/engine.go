@@ -121,7 +121,9 @@ type engine struct {
 	clamped int64
 	now     int64
 
-	tf   timeFmt // for the streams' timestamps
+	pool    []buffers
+	tf      timeFmt // for the streams' timestamps
+	scratch []byte
 	exec execFormat
 	act  *actors
 
@@ -152,6 +154,10 @@ func (e *engine) enabled(st streamID) bool { return e.out[st] != nil }
 func (e *engine) add(act activity, next int64, r rng, build func(s *source)) *source {
 	e.ids++
 	s := &source{id: e.ids, act: act, next: next, rng: r}
+	if n := len(e.pool); n > 0 {
+		s.arena, s.pend = e.pool[n-1].arena, e.pool[n-1].pend
+		e.pool = e.pool[:n-1]
+	}
 	if build != nil {
 		build(s)
 	}
@@ -256,6 +262,7 @@ func (e *engine) run() error {
 		s.updateKey()
 		if s.key == never || s.key >= e.end {
 			e.remove(s.idx)
+			e.recycle(s)
 		} else {
 			e.fix(s.idx)
 		}
@@ -293,6 +300,19 @@ func (e *engine) flush(st streamID) {
 		e.err = fmt.Errorf("%w: %s stream: %w", ErrWrite, streamNames[st], err)
 	}
 	e.bufs[st] = e.bufs[st][:0]
+}
+
+// recycle keeps the buffers of a finished source for the next one.
+func (e *engine) recycle(s *source) {
+	if len(e.pool) < 4096 && cap(s.arena) <= 256<<10 {
+		e.pool = append(e.pool, buffers{s.arena[:0], s.pend[:0]})
+	}
+	s.arena, s.pend = nil, nil
+}
+
+type buffers struct {
+	arena []byte
+	pend  []record
 }
 
 // script returns a source whose records build renders up front.

@@ -41,7 +41,7 @@ type proc struct {
 	tty    bool
 	// Falco's view: the rule it trips (default: the spawned-process rule).
 	rule, priority, evtType, output string
-	tags                                []string
+	tags                            []string
 }
 
 func (pr *proc) name() string {
@@ -121,45 +121,9 @@ func (e *engine) tetragonProcess(b []byte, pr *proc, n *node) []byte {
 	b = e.tf.proto(b, pr.start)
 	b = append(b, `,"auid":4294967295`...)
 	if p := pr.p; p != nil {
-		wl := p.w
-		img := p.image(pr.ci)
-		b = append(b, `,"pod":{"namespace":`...)
-		b = appendStr(b, wl.ns.name, false)
-		b = append(b, `,"name":`...)
-		b = appendStr(b, p.name, false)
-		b = append(b, `,"container":{"id":"containerd://`...)
-		b = append(b, p.containerIDs[pr.ci]...)
-		b = append(b, `","name":`...)
-		b = appendStr(b, wl.containers[pr.ci].name, false)
-		b = append(b, `,"image":{"id":`...)
-		b = appendStr(b, imageID(img), false)
-		b = append(b, `,"name":`...)
-		b = appendStr(b, img, false)
-		b = append(b, `},"start_time":`...)
-		b = e.tf.proto(b, p.running)
-		b = append(b, `,"pid":`...)
-		b = appendInt(b, int64(containerPID(pr)))
-		b = append(b, `},"pod_labels":{`...)
-		for i, kv := range p.labelPairs() {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendStr(b, kv[0], false)
-			b = append(b, ':')
-			b = appendStr(b, kv[1], false)
-		}
-		b = append(b, '}')
-		if kind, name := topOwner(p); kind != "" {
-			b = append(b, `,"workload":`...)
-			b = appendStr(b, name, false)
-			b = append(b, `,"workload_kind":`...)
-			b = appendStr(b, kind, false)
-		} else {
-			b = append(b, `,"workload":`...)
-			b = appendStr(b, p.name, false)
-			b = append(b, `,"workload_kind":"Pod"`...)
-		}
-		b = append(b, `},"docker":"`...)
+		b = append(b, `,"pod":`...)
+		b = append(b, p.execCache(e, pr.ci).tetragonPod...)
+		b = append(b, `,"docker":"`...)
 		b = append(b, p.containerIDs[pr.ci][:31]...)
 		b = append(b, '"')
 	}
@@ -171,15 +135,6 @@ func (e *engine) tetragonProcess(b []byte, pr *proc, n *node) []byte {
 	b = append(b, `,"tid":`...)
 	b = strconv.AppendUint(b, uint64(pr.pid), 10)
 	return append(b, '}')
-}
-
-// containerPID is a process's PID inside its container's PID namespace.
-func containerPID(pr *proc) int {
-	n := 1
-	for q := pr.parent; q != nil && q.p != nil; q = q.parent {
-		n += 7
-	}
-	return n
 }
 
 func (e *engine) tetragon(b []byte, t int64, pr *proc) []byte {
@@ -209,12 +164,7 @@ func (pr *proc) node() *node {
 func (e *engine) falco(b []byte, t int64, pr *proc) []byte {
 	p := pr.p
 	n := pr.node()
-	img := p.image(pr.ci)
-	repo, tag := img, ""
-	if i := strings.LastIndexByte(img, ':'); i > strings.LastIndexByte(img, '/') {
-		repo, tag = img[:i], img[i+1:]
-	}
-	cid := p.containerIDs[pr.ci][:12]
+	ec := p.execCache(e, pr.ci)
 	user := "root"
 	if pr.uid != 0 {
 		user = "<NA>"
@@ -230,10 +180,7 @@ func (e *engine) falco(b []byte, t int64, pr *proc) []byte {
 	if evt == "" {
 		evt = "execve"
 	}
-	cmdline := pr.name()
-	if len(pr.argv) > 1 {
-		cmdline += " " + pr.args()
-	}
+	name := pr.name()
 	tty := 0
 	if pr.tty {
 		tty = 34816
@@ -242,48 +189,60 @@ func (e *engine) falco(b []byte, t int64, pr *proc) []byte {
 	if msg == "" {
 		msg = "Process spawned in container"
 	}
-	var out strings.Builder
-	clock := e.tf.secPrefix(t)
-	out.Write(clock[11:])
-	out.WriteByte('.')
-	out.Write(appendFrac(nil, floorMod(t, 1e9), 9))
-	out.WriteString(": ")
-	out.WriteString(prio)
-	out.WriteByte(' ')
-	out.WriteString(msg)
-	out.WriteString(" | evt_type=" + evt + " user=" + user + " user_uid=" + strconv.Itoa(pr.uid) + " process=" + pr.name() +
-		" proc_exepath=" + pr.argv[0] + " parent=" + pname + " command=" + cmdline + " terminal=" + strconv.Itoa(tty) +
-		" container_id=" + cid + " container_name=" + p.w.containers[pr.ci].name + " container_image_repository=" + repo +
-		" container_image_tag=" + tag + " k8s_pod_name=" + p.name + " k8s_ns_name=" + p.w.ns.name)
+	// The output line: "<clock>: <Priority> <message> | <fields>".
+	out := e.scratch[:0]
+	out = append(out, e.tf.secPrefix(t)[11:]...)
+	out = append(out, '.')
+	out = appendFrac(out, floorMod(t, 1e9), 9)
+	out = append(out, ": "...)
+	out = append(out, prio...)
+	out = append(out, ' ')
+	out = append(out, msg...)
+	out = append(out, " | evt_type="...)
+	out = append(out, evt...)
+	out = append(out, " user="...)
+	out = append(out, user...)
+	out = append(out, " user_uid="...)
+	out = appendInt(out, int64(pr.uid))
+	out = append(out, " process="...)
+	out = append(out, name...)
+	out = append(out, " proc_exepath="...)
+	out = append(out, pr.argv[0]...)
+	out = append(out, " parent="...)
+	out = append(out, pname...)
+	out = append(out, " command="...)
+	cmdStart := len(out)
+	out = append(out, name...)
+	for _, a := range pr.argv[1:] {
+		out = append(out, ' ')
+		out = append(out, a...)
+	}
+	cmdEnd := len(out)
+	out = append(out, " terminal="...)
+	out = appendInt(out, int64(tty))
+	out = append(out, ec.falcoInfo...)
+	e.scratch = out
 
 	b = append(b, `{"hostname":`...)
 	b = appendStr(b, n.name, false)
 	b = append(b, `,"output":`...)
-	b = appendStr(b, out.String(), false)
-	b = append(b, `,"output_fields":{"container.id":"`...)
-	b = append(b, cid...)
-	b = append(b, `","container.image.repository":`...)
-	b = appendStr(b, repo, false)
-	b = append(b, `,"container.image.tag":`...)
-	b = appendStr(b, tag, false)
-	b = append(b, `,"container.name":`...)
-	b = appendStr(b, p.w.containers[pr.ci].name, false)
+	b = appendStr(b, out, false)
+	b = append(b, `,"output_fields":{`...)
+	b = append(b, ec.falcoFields...)
 	b = append(b, `,"evt.time":`...)
 	b = appendInt(b, t)
 	b = append(b, `,"evt.type":"`...)
 	b = append(b, evt...)
-	b = append(b, `","k8s.ns.name":`...)
-	b = appendStr(b, p.w.ns.name, false)
-	b = append(b, `,"k8s.pod.name":`...)
-	b = appendStr(b, p.name, false)
+	b = append(b, '"')
+	b = append(b, ec.falcoK8s...)
 	b = append(b, `,"proc.cmdline":`...)
-	b = appendStr(b, cmdline, false)
+	b = appendStr(b, out[cmdStart:cmdEnd], false)
 	b = append(b, `,"proc.cwd":`...)
 	b = appendStr(b, pr.cwd, false)
 	b = append(b, `,"proc.exepath":`...)
 	b = appendStr(b, pr.argv[0], false)
 	b = append(b, `,"proc.name":`...)
-	b = appendStr(b, pr.name(), false)
+	b = appendStr(b, name, false)
 	b = append(b, `,"proc.pid":`...)
 	b = strconv.AppendUint(b, uint64(pr.pid), 10)
 	b = append(b, `,"proc.pname":`...)
@@ -299,14 +258,89 @@ func (e *engine) falco(b []byte, t int64, pr *proc) []byte {
 	b = append(b, `","rule":`...)
 	b = appendStr(b, rule, false)
 	b = append(b, `,"source":"syscall","tags":`...)
-	tags := pr.tags
-	if tags == nil {
-		tags = []string{"container", "process"}
+	if pr.tags == nil {
+		b = append(b, `["container","process"]`...)
+	} else {
+		b = appendStrList(b, pr.tags, false)
 	}
-	b = appendStrList(b, tags, false)
 	b = append(b, `,"time":`...)
 	b = e.tf.nano(b, t)
 	return append(b, '}')
+}
+
+// execCache holds what every process event of one container repeats.
+type execCache struct {
+	tetragonPod []byte // the Tetragon pod object
+	falcoInfo   []byte // the container part of Falco's output line
+	falcoFields []byte // output_fields members before evt.time
+	falcoK8s    []byte // output_fields members k8s.*
+}
+
+func (p *pod) execCache(e *engine, ci int) *execCache {
+	if p.exec == nil {
+		p.exec = make([]*execCache, len(p.w.containers))
+	}
+	if c := p.exec[ci]; c != nil {
+		return c
+	}
+	c := &execCache{}
+	wl := p.w
+	img := p.image(ci)
+	repo, tag := img, ""
+	if i := strings.LastIndexByte(img, ':'); i > strings.LastIndexByte(img, '/') {
+		repo, tag = img[:i], img[i+1:]
+	}
+	cid := p.containerIDs[ci][:12]
+	cname := wl.containers[ci].name
+
+	b := []byte(`{"namespace":`)
+	b = appendStr(b, wl.ns.name, false)
+	b = append(b, `,"name":`...)
+	b = appendStr(b, p.name, false)
+	b = append(b, `,"container":{"id":"containerd://`...)
+	b = append(b, p.containerIDs[ci]...)
+	b = append(b, `","name":`...)
+	b = appendStr(b, cname, false)
+	b = append(b, `,"image":{"id":`...)
+	b = appendStr(b, imageID(img), false)
+	b = append(b, `,"name":`...)
+	b = appendStr(b, img, false)
+	b = append(b, `},"start_time":`...)
+	b = e.tf.proto(b, p.running)
+	b = append(b, `,"pid":1},"pod_labels":{`...)
+	for i, kv := range p.labelPairs() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendStr(b, kv[0], false)
+		b = append(b, ':')
+		b = appendStr(b, kv[1], false)
+	}
+	b = append(b, '}')
+	kind, name := topOwner(p)
+	if kind == "" {
+		kind, name = "Pod", p.name
+	}
+	b = append(b, `,"workload":`...)
+	b = appendStr(b, name, false)
+	b = append(b, `,"workload_kind":`...)
+	b = appendStr(b, kind, false)
+	c.tetragonPod = append(b, '}')
+
+	c.falcoInfo = []byte(" container_id=" + cid + " container_name=" + cname + " container_image_repository=" + repo +
+		" container_image_tag=" + tag + " k8s_pod_name=" + p.name + " k8s_ns_name=" + wl.ns.name)
+	f := []byte(`"container.id":"` + cid + `","container.image.repository":`)
+	f = appendStr(f, repo, false)
+	f = append(f, `,"container.image.tag":`...)
+	f = appendStr(f, tag, false)
+	f = append(f, `,"container.name":`...)
+	c.falcoFields = appendStr(f, cname, false)
+	k := []byte(`,"k8s.ns.name":`)
+	k = appendStr(k, wl.ns.name, false)
+	k = append(k, `,"k8s.pod.name":`...)
+	c.falcoK8s = appendStr(k, p.name, false)
+	p.exec[ci] = c
+	return c
 }
 
 // labelPairs are the pod's labels, sorted by key.

@@ -135,6 +135,10 @@ func topOwner(p *pod) (kind, name string) {
 
 // flow renders one packet.
 func (e *engine) flow(s *source, pk *packet) {
+	// The random UUID is drawn whether the stream is written or not, so
+	// that disabling it changes nothing else.
+	var id [36]byte
+	s.rng.uuidTo(id[:])
 	if !e.enabled(stFlow) {
 		return
 	}
@@ -145,8 +149,6 @@ func (e *engine) flow(s *source, pk *packet) {
 	b = e.tf.proto(b, pk.t)
 	ts := b[tsStart:len(b):len(b)]
 	b = append(b, `,"uuid":"`...)
-	var id [36]byte
-	s.rng.uuidTo(id[:])
 	b = append(b, id[:]...)
 	if pk.dropped {
 		b = append(b, `","verdict":"DROPPED","drop_reason":133`...)
@@ -356,6 +358,9 @@ type traffic struct {
 }
 
 func (tr *traffic) step(e *engine, s *source, now int64) int64 {
+	if !e.enabled(stFlow) {
+		return never
+	}
 	r := &s.rng
 	next := now + r.exp(tr.mean)
 	c := e.livePod(r, tr.client, now)

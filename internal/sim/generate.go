@@ -55,13 +55,12 @@ func Generate(cfg Config, out Writers) (Summary, error) {
 	}
 	e := newEngine(w, out, fmtID)
 	e.newActors()
-	if e.enabled(stAudit) {
-		e.controlPlane()
-		e.people()
-	}
-	if e.enabled(stFlow) {
-		e.callGraph()
-	}
+	// Every source is registered whatever the writers, so that a disabled
+	// stream changes nothing in the others; sources of a disabled stream
+	// stop at their first step.
+	e.controlPlane()
+	e.people()
+	e.callGraph()
 	e.spawns()
 	e.rate = 1
 	if cfg.Rate > 0 {
@@ -117,18 +116,16 @@ func (e *engine) spawns() {
 		items = append(items, item{p.created, func(int64) {
 			e.script(w.cfg.Seed^hash64(p.uid), func(s *source) { e.podScript(p, s) })
 		}})
-		if j := p.job; j != nil && e.enabled(stAudit) {
+		if j := p.job; j != nil {
 			items = append(items, item{j.created, func(int64) {
 				e.script(w.cfg.Seed^hash64(j.uid), func(s *source) { e.jobScript(j, s) })
 			}})
 		}
 	}
-	if e.enabled(stAudit) {
-		for _, ro := range w.rollouts {
-			items = append(items, item{ro.at - int64(100*time.Millisecond), func(int64) {
-				e.script(w.cfg.Seed^hash64(ro.to.uid), func(s *source) { e.rolloutScript(ro, s) })
-			}})
-		}
+	for _, ro := range w.rollouts {
+		items = append(items, item{ro.at - int64(100*time.Millisecond), func(int64) {
+			e.script(w.cfg.Seed^hash64(ro.to.uid), func(s *source) { e.rolloutScript(ro, s) })
+		}})
 	}
 	for _, a := range w.attacks {
 		items = append(items, item{a.at, func(int64) { e.startAttack(a) }})

@@ -13,14 +13,18 @@ import (
 // kube-apiserver's audit log); protojson (Hubble, Tetragon) leaves them.
 func appendStr[T ~string | ~[]byte](b []byte, s T, html bool) []byte {
 	b = append(b, '"')
+	safe := &jsonSafe
+	if html {
+		safe = &jsonSafeHTML
+	}
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if safe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && (!html || (c != '<' && c != '>' && c != '&')) {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -58,6 +62,17 @@ func appendStr[T ~string | ~[]byte](b []byte, s T, html bool) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// jsonSafe and jsonSafeHTML mark the bytes a JSON string holds as they are.
+var jsonSafe, jsonSafeHTML = func() (a, h [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		if c != '"' && c != '\\' {
+			a[c] = true
+			h[c] = c != '<' && c != '>' && c != '&'
+		}
+	}
+	return a, h
+}()
 
 // appendKey appends "key": for a key that needs no escaping.
 func appendKey(b []byte, key string) []byte {

@@ -41,6 +41,7 @@ type pod struct {
 	jti   string
 	ep    [2][]byte // Hubble endpoint JSON: remote view, local view (with ID)
 	epSet [2]bool
+	exec  []*execCache
 }
 
 // alive reports whether p runs at t and still will a little later.

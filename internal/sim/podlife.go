@@ -44,7 +44,9 @@ func (e *engine) podScript(p *pod, s *source) {
 	r := &s.rng
 	ns := p.w.ns.name
 	kubelet := e.act.kubelet[p.node.idx]
-	ms := func(lo, hi int) int64 { return r.dur(time.Duration(lo)*time.Millisecond, time.Duration(hi)*time.Millisecond) }
+	ms := func(lo, hi int) int64 {
+		return r.dur(time.Duration(lo)*time.Millisecond, time.Duration(hi)*time.Millisecond)
+	}
 	podRef := rPods.ref(ns, p.name, "")
 	podPath := rPods.path(ns, p.name, "")
 	status := call{who: kubelet, verb: "patch", uri: rPods.path(ns, p.name, "status"), ref: rPods.ref(ns, p.name, "status")}
@@ -157,7 +159,10 @@ func (e *engine) podScript(p *pod, s *source) {
 		}
 	}
 	if p.ended != never {
-		s.at(p.ended+int64(time.Minute), func(int64) { delete(e.act.pods, p) })
+		s.at(p.ended+int64(time.Minute), func(int64) {
+			delete(e.act.pods, p)
+			p.ep, p.epSet, p.exec = [2][]byte{}, [2]bool{}, nil
+		})
 	}
 }
 
@@ -211,6 +216,7 @@ type podActivity struct {
 	probeAt int64
 	apiAt   int64
 	shim    *proc
+	api     call
 }
 
 func newPodActivity(p *pod) *podActivity {
@@ -249,18 +255,19 @@ func (a *podActivity) step(e *engine, s *source, now int64) int64 {
 		}
 	}
 	if now >= a.apiAt {
-		who := e.podActor(p)
 		ns := p.w.ns.name
-		switch {
-		case p.w.name == "backup-operator":
-			e.request(s, &call{who: who, verb: "get", uri: rSecrets.path(ns, "backup-credentials", ""), ref: rSecrets.ref(ns, "backup-credentials", "")},
-				now, r.dur(time.Millisecond, 4*time.Millisecond))
-			a.apiAt = now + int64(float64(time.Hour)/e.rate) + r.dur(0, 20*time.Second)
-		default:
-			e.request(s, &call{who: who, verb: "get", uri: rConfigMaps.path(ns, p.w.configMap, ""), ref: rConfigMaps.ref(ns, p.w.configMap, "")},
-				now, r.dur(time.Millisecond, 4*time.Millisecond))
-			a.apiAt = now + int64(float64(5*time.Minute)/e.rate) + r.dur(0, 2*time.Second)
+		every := 5 * time.Minute
+		if a.api.who == nil {
+			a.api = call{who: e.podActor(p), verb: "get", uri: rConfigMaps.path(ns, p.w.configMap, ""), ref: rConfigMaps.ref(ns, p.w.configMap, "")}
+			if p.w.name == "backup-operator" {
+				a.api.uri, a.api.ref = rSecrets.path(ns, "backup-credentials", ""), rSecrets.ref(ns, "backup-credentials", "")
+			}
 		}
+		if p.w.name == "backup-operator" {
+			every = time.Hour
+		}
+		e.request(s, &a.api, now, r.dur(time.Millisecond, 4*time.Millisecond))
+		a.apiAt = now + int64(float64(every)/e.rate) + r.dur(0, 2*time.Second)
 	}
 	return min(a.probeAt, a.apiAt)
 }
@@ -294,7 +301,9 @@ func (e *engine) rolloutScript(ro *rollout, s *source) {
 	r := &s.rng
 	wl := ro.w
 	ns := wl.ns.name
-	ms := func(lo, hi int) int64 { return r.dur(time.Duration(lo)*time.Millisecond, time.Duration(hi)*time.Millisecond) }
+	ms := func(lo, hi int) int64 {
+		return r.dur(time.Duration(lo)*time.Millisecond, time.Duration(hi)*time.Millisecond)
+	}
 	if wl.kind == kindStatefulSet {
 		sc := e.act.controller["statefulset-controller"]
 		e.request(s, &call{who: sc, verb: "create", code: 201, uri: rCtrlRevs.path(ns, "", ""), ref: rCtrlRevs.ref(ns, ro.to.name, "")}, ro.at, ms(2, 6))
