@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubedelta/kubedelta/internal/cli/analyzecmd"
 	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
 	"github.com/kubedelta/kubedelta/internal/cli/netpolcmd"
 	"github.com/kubedelta/kubedelta/internal/cli/rbaccmd"
@@ -70,6 +71,7 @@ has never been seen before.`,
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.PersistentFlags().BoolP("verbose", "v", false, "log progress and details to stderr")
-	root.AddCommand(newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s), newDocsCommand(s))
+	root.AddCommand(newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s),
+		analyzecmd.NewCommand(s), newDocsCommand(s))
 	return root
 }
