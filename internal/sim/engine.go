@@ -124,8 +124,8 @@ type engine struct {
 	pool    []buffers
 	tf      timeFmt // for the streams' timestamps
 	scratch []byte
-	exec execFormat
-	act  *actors
+	exec    execFormat
+	act     *actors
 
 	// rate is the speed-up of the periodic background (Config.Rate);
 	// baseRate and fixedRate are the audit events per second the scaled and

@@ -15,7 +15,7 @@ import (
 
 // outputs are the streams of one simulation, in memory.
 type outputs struct {
-	sum                                     Summary
+	sum                                      Summary
 	cluster, audit, flows, exec, groundTruth bytes.Buffer
 }
 
