@@ -171,7 +171,7 @@ func TestPutAlertsRejectsMissingID(t *testing.T) {
 func TestListAlertsExtremeTimes(t *testing.T) {
 	s := openTest(t, Options{})
 	as := testAlerts()[:3]
-	as[0].Time = time.Time{}                                  // zero: sorts first
+	as[0].Time = time.Time{}                                 // zero: sorts first
 	as[1].Time = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC) // beyond UnixNano: sorts last
 	if err := s.PutAlerts(as); err != nil {
 		t.Fatal(err)

@@ -21,10 +21,10 @@ func putEvents(t *testing.T, s *Store, kind string, minutes ...int) {
 
 func TestPruneEvents(t *testing.T) {
 	for _, tc := range []struct {
-		name      string
-		cutoff    int // minutes after t0
-		wantN     int
-		wantLeft  map[string]int
+		name     string
+		cutoff   int // minutes after t0
+		wantN    int
+		wantLeft map[string]int
 	}{
 		{"nothing older", -10, 0, map[string]int{"audit": 4, "exec": 2, "flows": 3}},
 		{"cutoff is exclusive", 0, 0, map[string]int{"audit": 4, "exec": 2, "flows": 3}},

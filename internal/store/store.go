@@ -24,7 +24,7 @@ import (
 // Sentinel errors. ErrWALFull and ErrNotFound are the server's, so callers
 // can test for them without importing this package.
 var (
-	ErrWALFull = server.ErrWALFull
+	ErrWALFull  = server.ErrWALFull
 	ErrNotFound = server.ErrNotFound
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("store closed")
