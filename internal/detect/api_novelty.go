@@ -24,7 +24,7 @@ type apiNoveltyDetector struct {
 // Rules implements Detector.
 func (*apiNoveltyDetector) Rules() []Rule {
 	return []Rule{
-		{ID: RuleAPINovelCall, Category: CategoryAPI, Severity: High, MITRE: []string{"T1078", "T1613", "T1552.007", "T1609", "T1098"},
+		{ID: RuleAPINovelCall, Category: CategoryAPI, Severity: High, MITRE: []string{"T1078", "T1613", "T1552.007", "T1609", "T1098", "T1610"},
 			Summary: "an identity made a (verb, group, resource, subresource, namespace) call outside its learned baseline"},
 		{ID: RuleAPINovelAgent, Category: CategoryAPI, Severity: High, MITRE: []string{"T1078", "T1528"},
 			Summary: "an identity used a client (user agent) or source address outside its baseline; a service account's token used from outside its pods or with kubectl is a stolen-token signal"},
