@@ -14,8 +14,9 @@ import (
 type ProcOptions struct {
 	// ArgShape is the argument shape the pipeline keys the process baseline
 	// on (analyze.Options.ArgShape); nil means argShape, the baseline's.
-	// The detector only needs it to find the exact key fast: whether a
-	// binary is new is decided on (container, executable), whatever shape.
+	// The detector only uses it to find the exact key fast in large process
+	// baselines: whether a binary is new is decided on (container,
+	// executable), whatever the shape.
 	ArgShape func(args []string) string
 }
 
@@ -34,6 +35,10 @@ func ProcessDetectors(opts ProcOptions) []Detector {
 // /tmp replaced by placeholders (baseline.ArgShape, so that detector and
 // baseline agree on keys).
 func argShape(args []string) string { return baseline.ArgShape(args) }
+
+// procScanMax is the process-baseline size up to which scanning it is
+// cheaper than shaping the arguments to look the exact key up.
+const procScanMax = 32
 
 type procDetector struct {
 	shape func([]string) string
@@ -79,7 +84,10 @@ func (d *procDetector) Exec(s *State, e *event.Exec, emit Emit) {
 	if wp.Processes[k] != nil {
 		return
 	}
-	if len(e.Args) > 0 {
+	// Novelty is decided on (container, executable) by the scan below; for
+	// workloads with many process shapes, the exact key (one shape
+	// computation) usually answers first.
+	if len(e.Args) > 0 && len(wp.Processes) > procScanMax {
 		k.ArgShape = d.shape(e.Args)
 		if wp.Processes[k] != nil {
 			return

@@ -46,7 +46,7 @@ func WorkloadOfWrite(r *event.APIRequest) (workload string, images []string, ok 
 		return "", nil, false
 	}
 	var objs []specObject
-	if len(r.RequestObject) > 0 {
+	if len(r.RequestObject) > 0 && (r.Name == "" || specMayHold(r.RequestObject, `"image"`, `"ownerReferences"`, `"path"`)) {
 		objs, _ = specDecodeBody(r.RequestObject)
 	}
 	for i := range objs {

@@ -283,3 +283,19 @@ func specIsIndex(s string) bool {
 	}
 	return true
 }
+
+// specMayHold reports whether a JSON body may hold any of keys (given with
+// their quotes, e.g. `"hostPID"`): a cheap scan that spares decoding the
+// bodies that cannot matter. A body with \u escapes may spell a key
+// differently and always qualifies.
+func specMayHold(body []byte, keys ...string) bool {
+	if bytes.Contains(body, []byte(`\u`)) {
+		return true
+	}
+	for _, k := range keys {
+		if bytes.Contains(body, []byte(k)) {
+			return true
+		}
+	}
+	return false
+}

@@ -101,9 +101,16 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 		note string
 		objs []specObject
 	)
-	if len(r.RequestObject) == 0 {
+	switch {
+	case len(r.RequestObject) == 0:
 		note = specBodyMissing
-	} else {
+	case !specMayHold(r.RequestObject, `"privileged"`, `"host`, `"capabilities"`, `"allowPrivilegeEscalation"`, `"runAsUser"`, `"path"`):
+		// Nothing risky can be in it; only the generated name may be
+		// needed, for the kube-system check below.
+		if r.Name == "" {
+			objs, _ = specDecodeBody(r.RequestObject)
+		}
+	default:
 		var err error
 		objs, err = specDecodeBody(r.RequestObject)
 		if err != nil {
