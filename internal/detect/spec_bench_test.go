@@ -195,7 +195,6 @@ func BenchmarkProcessDetectors(b *testing.B) {
 	}
 }
 
-
 // wkReportRate reports events per second of wall and CPU time and the CPU
 // nanoseconds per event (the figure that matters on a shared machine).
 func wkReportRate(b *testing.B, n int, start time.Time, cpu0 time.Duration, unit string) {

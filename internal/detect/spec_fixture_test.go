@@ -58,4 +58,3 @@ func TestSpecDetectorsOnRealLog(t *testing.T) {
 		t.Errorf("only %d events decoded", n)
 	}
 }
-
