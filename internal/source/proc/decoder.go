@@ -75,6 +75,14 @@ type Decoder struct {
 	falco falcoAlert
 	tetra tetraLine
 
+	// Fast path state, reused.
+	sc      scanner
+	in      interner
+	kv      []label
+	scratch []byte
+	fx      tetraExec
+	fp      tetraProcess
+
 	fn      func(*event.Exec) error
 	format  Format
 	name    string

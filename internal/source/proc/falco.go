@@ -5,7 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/kubedelta/kubedelta/internal/event"
 )
@@ -69,11 +68,27 @@ func (d *Decoder) parseFalco(line []byte) (status, *fieldError) {
 	if line[0] != '{' {
 		return stSkip, nil
 	}
+	if !d.fastFalco(line) {
+		if fe := d.refFalco(line); fe != nil {
+			return 0, fe
+		}
+	}
+	return d.falcoExec()
+}
+
+// refFalco is the reference decoder: encoding/json into d.falco.
+func (d *Decoder) refFalco(line []byte) *fieldError {
 	a := &d.falco
 	*a = falcoAlert{}
 	if err := json.Unmarshal(line, a); err != nil {
-		return 0, jsonError(err)
+		return jsonError(err)
 	}
+	return nil
+}
+
+// falcoExec builds d.exec from d.falco.
+func (d *Decoder) falcoExec() (status, *fieldError) {
+	a := &d.falco
 	// Falco before 0.31 wrote no source; everything was syscall.
 	if a.Source != "" && a.Source != "syscall" {
 		return stSkip, nil
@@ -87,9 +102,9 @@ func (d *Decoder) parseFalco(line []byte) (status, *fieldError) {
 	*e = event.Exec{Source: "falco", Rule: a.Rule, Priority: a.Priority}
 	switch {
 	case a.Time != "":
-		t, err := time.Parse(time.RFC3339Nano, a.Time)
-		if err != nil {
-			return 0, errField("time", "invalid RFC 3339 time "+quoteTrunc(a.Time))
+		t, fe := parseTime("time", a.Time)
+		if fe != nil {
+			return 0, fe
 		}
 		e.Time = t
 	case !f.EvtTime.t.IsZero():
@@ -110,7 +125,7 @@ func (d *Decoder) parseFalco(line []byte) (status, *fieldError) {
 		e.ContainerID = id
 		e.Container = string(f.ContainerName)
 	}
-	e.Image = falcoImage(string(f.ImageRepo), string(f.ImageTag), string(f.Image))
+	e.Image = d.falcoImage(string(f.ImageRepo), string(f.ImageTag), string(f.Image))
 
 	if f.PID.ok {
 		if f.PID.v < 0 || f.PID.v > math.MaxUint32 {
@@ -165,10 +180,11 @@ func falcoArgs(cmdline, name, args string) []string {
 // falcoImage joins container.image.repository and container.image.tag;
 // container.image (repository:tag as the runtime reports it) is the
 // fallback.
-func falcoImage(repo, tag, image string) string {
+func (d *Decoder) falcoImage(repo, tag, image string) string {
 	switch {
 	case repo != "" && tag != "":
-		return repo + ":" + tag
+		d.scratch = append(append(append(d.scratch[:0], repo...), ':'), tag...)
+		return d.in.bytes(d.scratch)
 	case repo != "":
 		return repo
 	}

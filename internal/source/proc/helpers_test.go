@@ -83,11 +83,15 @@ func decodeAll(t testing.TB, opts Options, name string, input []byte) ([]string,
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", name))
+	data, err := readTestdataErr(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return data
+}
+
+func readTestdataErr(name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("testdata", name))
 }
 
 // golden compares got with testdata/name, or rewrites it under -update.

@@ -105,7 +105,7 @@ func (n *jint) UnmarshalJSON(b []byte) error {
 }
 
 // jtime is a fallback timestamp: nanoseconds since the epoch as a number,
-// or an RFC 3339 string. Anything else is ignored rather than rejected: it
+// or an RFC 3339 string not before 1970. Anything else is ignored rather than rejected: it
 // is only read when the record's own time is missing.
 type jtime struct{ t time.Time }
 
@@ -115,7 +115,7 @@ func (j *jtime) UnmarshalJSON(b []byte) error {
 	switch {
 	case b[0] == '"':
 		if s, err := unquote(b); err == nil {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil && !t.Before(unixEpoch) {
 				j.t = t
 			}
 		}
@@ -164,3 +164,19 @@ func typeWord(t reflect.Type) string {
 	}
 	return "a " + t.String()
 }
+
+// parseTime reads an RFC 3339 timestamp. Times before 1970 are rejected: no
+// sensor reports them, and a zero or garbage time would distort every time
+// window downstream.
+func parseTime(field, v string) (time.Time, *fieldError) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, errField(field, "invalid RFC 3339 time "+quoteTrunc(v))
+	}
+	if t.Before(unixEpoch) {
+		return time.Time{}, errField(field, "time before 1970: "+quoteTrunc(v))
+	}
+	return t, nil
+}
+
+var unixEpoch = time.Unix(0, 0)

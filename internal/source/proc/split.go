@@ -103,15 +103,20 @@ func closingDouble(s string, from int) int {
 // can be found (closingTetragon). A quote that closes nothing is an ordinary
 // character, as are backslashes and single quotes. Empty arguments cannot be
 // told from a doubled separator and are dropped.
+//
+// Looking for a closing quote scans ahead; a budget proportional to the
+// length keeps the whole split linear on pathological input (thousands of
+// unclosed quotes), after which remaining quotes are ordinary characters.
 func splitTetragon(s string) []string {
 	var args []string
+	budget := 4*len(s) + 256
 	for i := 0; i < len(s); {
 		if s[i] == ' ' {
 			i++
 			continue
 		}
-		if s[i] == '"' {
-			if end := closingTetragon(s, i); end > 0 {
+		if s[i] == '"' && budget > 0 {
+			if end := closingTetragon(s, i, &budget); end > 0 {
 				args = append(args, s[i+1:end])
 				i = end + 1
 				continue
@@ -135,9 +140,12 @@ func splitTetragon(s string) []string {
 // line passed to sh -c), so the first candidate after an even number of
 // inner quotes wins: "echo "a b" | wc" is one argument. When the inner
 // quotes never balance, the first candidate wins.
-func closingTetragon(s string, open int) int {
+func closingTetragon(s string, open int, budget *int) int {
 	space, inner, firstCandidate := false, 0, -1
 	for j := open + 1; j < len(s); j++ {
+		if *budget--; *budget <= 0 {
+			return -1
+		}
 		switch s[j] {
 		case ' ':
 			space = true

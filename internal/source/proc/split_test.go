@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSplitShell(t *testing.T) {
@@ -102,6 +103,20 @@ func TestSplitRoundTrip(t *testing.T) {
 		}
 		if got := splitTetragon(joinTetragon(argv)); !slices.Equal(got, argv) {
 			t.Errorf("splitTetragon(joinTetragon(%q)) = %q", argv, got)
+		}
+	}
+}
+
+// TestSplitLinear: unclosed quotes by the thousand do not make splitting
+// quadratic (a 4 MB record of them would otherwise take hours).
+func TestSplitLinear(t *testing.T) {
+	for _, unit := range []string{`"x `, `"`, `" "x`, `'`, `\"`, `"\`} {
+		s := strings.Repeat(unit, 1<<20/len(unit))
+		start := time.Now()
+		splitTetragon(s)
+		splitShell(s)
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("splitting %d bytes of %q took %v", len(s), unit, d)
 		}
 	}
 }

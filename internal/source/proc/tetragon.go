@@ -3,7 +3,6 @@ package proc
 import (
 	"encoding/json"
 	"slices"
-	"time"
 
 	"github.com/kubedelta/kubedelta/internal/event"
 )
@@ -71,11 +70,37 @@ type tetraPod struct {
 // parseTetragon decodes one Tetragon event into d.exec. Only process_exec
 // describes a process start; every other event type is skipped.
 func (d *Decoder) parseTetragon(line []byte) (status, *fieldError) {
+	if !d.fastTetragon(line) {
+		if fe := d.refTetragon(line); fe != nil {
+			return 0, fe
+		}
+	}
+	return d.tetraExec()
+}
+
+// refTetragon is the reference decoder: encoding/json into d.tetra, the
+// labels into d.kv.
+func (d *Decoder) refTetragon(line []byte) *fieldError {
 	l := &d.tetra
 	*l = tetraLine{}
+	d.kv = d.kv[:0]
 	if err := json.Unmarshal(line, l); err != nil {
-		return 0, jsonError(err)
+		return jsonError(err)
 	}
+	if l.ProcessExec != nil && l.ProcessExec.Process != nil {
+		for k, v := range l.ProcessExec.Process.Pod.Labels {
+			d.kv = append(d.kv, label{k, v})
+		}
+	}
+	return nil
+}
+
+// label is one pod label as read.
+type label struct{ k, v string }
+
+// tetraExec builds d.exec from d.tetra and d.kv.
+func (d *Decoder) tetraExec() (status, *fieldError) {
+	l := &d.tetra
 	x := l.ProcessExec
 	if x == nil {
 		return stSkip, nil
@@ -91,15 +116,15 @@ func (d *Decoder) parseTetragon(line []byte) (status, *fieldError) {
 	*e = event.Exec{Source: "tetragon", Node: l.NodeName}
 	switch {
 	case l.Time != "":
-		t, err := time.Parse(time.RFC3339Nano, l.Time)
-		if err != nil {
-			return 0, errField("time", "invalid RFC 3339 time "+quoteTrunc(l.Time))
+		t, fe := parseTime("time", l.Time)
+		if fe != nil {
+			return 0, fe
 		}
 		e.Time = t
 	case p.StartTime != "":
-		t, err := time.Parse(time.RFC3339Nano, p.StartTime)
-		if err != nil {
-			return 0, errField("process_exec.process.start_time", "invalid RFC 3339 time "+quoteTrunc(p.StartTime))
+		t, fe := parseTime("process_exec.process.start_time", p.StartTime)
+		if fe != nil {
+			return 0, fe
 		}
 		e.Time = t
 	default:
@@ -110,10 +135,11 @@ func (d *Decoder) parseTetragon(line []byte) (status, *fieldError) {
 	e.Container, e.ContainerID = pod.Container.Name, first(pod.Container.ID, p.Docker)
 	e.Image = pod.Container.Image.Name
 	e.Workload, e.WorkloadKind = pod.Workload, pod.WorkloadKind
-	if len(pod.Labels) > 0 {
-		e.Labels = make([]string, 0, len(pod.Labels))
-		for k, v := range pod.Labels {
-			e.Labels = append(e.Labels, k+"="+v)
+	if len(d.kv) > 0 {
+		e.Labels = make([]string, len(d.kv))
+		for i, kv := range d.kv {
+			d.scratch = append(append(append(d.scratch[:0], kv.k...), '='), kv.v...)
+			e.Labels[i] = d.in.bytes(d.scratch)
 		}
 		slices.Sort(e.Labels)
 	}
