@@ -400,26 +400,26 @@ func (e *engine) callGraph() {
 		e.add(tr, e.start+rs.dur(0, tr.mean), rs, nil)
 	}
 	for _, ns := range w.apps {
-		edge(ns.name+"/ingress", &traffic{client: w.ingress, server: ns.web, svc: ns.web.svc, port: 8080, mean: 3 * time.Minute, dnsP: 0})
-		edge(ns.name+"/web", &traffic{client: ns.web, server: ns.api, svc: ns.api.svc, port: 8080, mean: 4 * time.Minute, dnsP: 0.5})
+		edge(ns.name+"/ingress", &traffic{client: w.ingress, server: ns.web, svc: ns.web.svc, port: 8080, mean: 6 * time.Minute, dnsP: 0})
+		edge(ns.name+"/web", &traffic{client: ns.web, server: ns.api, svc: ns.api.svc, port: 8080, mean: 8 * time.Minute, dnsP: 0.5})
 		if ns.db != nil {
-			edge(ns.name+"/api-db", &traffic{client: ns.api, server: ns.db, svc: ns.db.svc, port: 5432, mean: 8 * time.Minute, dnsP: 0.5})
+			edge(ns.name+"/api-db", &traffic{client: ns.api, server: ns.db, svc: ns.db.svc, port: 5432, mean: 15 * time.Minute, dnsP: 0.5})
 			if ns.worker != nil {
-				edge(ns.name+"/worker-db", &traffic{client: ns.worker, server: ns.db, svc: ns.db.svc, port: 5432, mean: 10 * time.Minute, dnsP: 0.5})
+				edge(ns.name+"/worker-db", &traffic{client: ns.worker, server: ns.db, svc: ns.db.svc, port: 5432, mean: 20 * time.Minute, dnsP: 0.5})
 			}
 		}
 		if ns.cache != nil {
-			edge(ns.name+"/api-cache", &traffic{client: ns.api, server: ns.cache, svc: ns.cache.svc, port: 6379, mean: 6 * time.Minute, dnsP: 0.5})
+			edge(ns.name+"/api-cache", &traffic{client: ns.api, server: ns.cache, svc: ns.cache.svc, port: 6379, mean: 12 * time.Minute, dnsP: 0.5})
 		}
 		for _, p := range ns.peers {
-			edge(ns.name+"/peer/"+p.name, &traffic{client: ns.api, server: p.api, svc: p.api.svc, port: 8080, mean: 7 * time.Minute, dnsP: 0.6})
+			edge(ns.name+"/peer/"+p.name, &traffic{client: ns.api, server: p.api, svc: p.api.svc, port: 8080, mean: 14 * time.Minute, dnsP: 0.6})
 		}
 		for _, wl := range []*workload{ns.api, ns.worker} {
 			if wl == nil {
 				continue
 			}
 			for i := range wl.egress {
-				edge(wl.name+"/egress/"+wl.egress[i].name, &traffic{client: wl, ext: &wl.egress[i], mean: 9 * time.Minute, dnsP: 0.7})
+				edge(wl.name+"/egress/"+wl.egress[i].name, &traffic{client: wl, ext: &wl.egress[i], mean: 15 * time.Minute, dnsP: 0.7})
 			}
 		}
 		for _, cj := range ns.cron {

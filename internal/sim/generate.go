@@ -161,7 +161,7 @@ func (e *engine) rateFactor(target float64) float64 {
 			fixed += life / tokenRefresh.Seconds() / secs
 		}
 		if p.w.configMap != "" {
-			scaled += life / 300 / secs
+			scaled += life / 600 / secs
 		}
 	}
 	fixed += float64(len(w.rollouts)) * 10 / secs

@@ -256,7 +256,7 @@ func (a *podActivity) step(e *engine, s *source, now int64) int64 {
 	}
 	if now >= a.apiAt {
 		ns := p.w.ns.name
-		every := 5 * time.Minute
+		every := 10 * time.Minute
 		if a.api.who == nil {
 			a.api = call{who: e.podActor(p), verb: "get", uri: rConfigMaps.path(ns, p.w.configMap, ""), ref: rConfigMaps.ref(ns, p.w.configMap, "")}
 			if p.w.name == "backup-operator" {
