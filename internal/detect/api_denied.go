@@ -2,12 +2,14 @@ package detect
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/kubedelta/kubedelta/internal/baseline"
+	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/event"
 )
 
@@ -162,7 +164,7 @@ func (d *apiDeniedDetector) burst(s *State, r *event.APIRequest, kind apiIDKind,
 			emit(d.subjectAlert(s, r, kind, e))
 		}
 	}
-	if src != "" {
+	if src != "" && (kind == apiAnonymous || apiSharedSource(s, src, t)) {
 		e, fresh := d.bySource.add(src, h, t)
 		apiNote(e, fresh, review, what, ev, user)
 		if e.distinct() >= d.threshold && !e.fired && (len(e.subjects) >= 2 || kind == apiAnonymous) {
@@ -170,6 +172,22 @@ func (d *apiDeniedDetector) burst(s *State, r *event.APIRequest, kind apiIDKind,
 			emit(d.sourceAlert(s, r, kind, src, e))
 		}
 	}
+}
+
+// apiSharedSource reports whether several identities at one source address
+// would mean several credentials in one pair of hands: not for loopback
+// (clients on the API server's host) nor node addresses, which every
+// host-network pod of the node shares (known when the inventory is given).
+func apiSharedSource(s *State, src string, t time.Time) bool {
+	ip, err := netip.ParseAddr(src)
+	if err != nil {
+		return true
+	}
+	ip = ip.Unmap()
+	if ip.IsLoopback() {
+		return false
+	}
+	return s.Index == nil || s.Index.ResolveIP(ip, t).Kind != cluster.EndpointNode
 }
 
 // apiNote adds one event's details to an episode.

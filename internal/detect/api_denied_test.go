@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/event"
 )
 
@@ -187,6 +188,7 @@ func TestRBACDeniedBurst(t *testing.T) {
 		{"kube-system controller", apiDenials("system:serviceaccount:kube-system:replicaset-controller", "10.0.0.2", 10, 0, time.Second), nil, 0, ""},
 		{"three identities from one address", manyIdentities, []string{""}, Critical, "3 identities (system:serviceaccount:a:x, system:serviceaccount:b:y, carol) from 203.0.113.9"},
 		{"anonymous scanner", apiDenials("system:anonymous", "198.51.100.77", 6, 0, time.Second), []string{"system:anonymous"}, High, "anonymous clients from 198.51.100.77"},
+		{"clients on the API server's host", apiLoopback(manyIdentities), nil, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,6 +206,36 @@ func TestRBACDeniedBurst(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func apiLoopback(reqs []*event.APIRequest) []*event.APIRequest {
+	var out []*event.APIRequest
+	for _, r := range reqs {
+		c := *r
+		c.SourceIPs = []string{"127.0.0.1"}
+		out = append(out, &c)
+	}
+	return out
+}
+
+// TestRBACDeniedBurstNodeAddress: host-network pods share their node's
+// address, so several identities denied from it are not one attacker —
+// when the inventory says it is a node's.
+func TestRBACDeniedBurstNodeAddress(t *testing.T) {
+	idx := cluster.NewIndex(nil)
+	idx.AddPod(apiPod("monitoring", "node-exporter-abcde", "node-exporter", "10.0.0.11", true))
+	var reqs []*event.APIRequest
+	for i, u := range []string{"system:serviceaccount:monitoring:node-exporter", "system:serviceaccount:ingress:controller", "system:serviceaccount:cni:agent"} {
+		reqs = append(reqs, apiDenials(u, "10.0.0.11", 2*(i+1), time.Duration(i)*time.Second, 10*time.Second)[2*i:]...)
+	}
+	s := apiState()
+	s.Index = idx
+	if got := apiOnly(apiRun(t, apiDetector(t, APIOptions{}, RuleRBACDeniedBurst), s, false, reqs...), RuleRBACDeniedBurst); len(got) != 0 {
+		t.Fatalf("node address: want no burst, got %q", got[0].Message)
+	}
+	if got := apiOnly(apiRun(t, apiDetector(t, APIOptions{}, RuleRBACDeniedBurst), apiState(), false, reqs...), RuleRBACDeniedBurst); len(got) != 1 {
+		t.Fatalf("without the inventory the address is unknown: want a burst, got %d", len(got))
 	}
 }
 
