@@ -19,8 +19,8 @@ var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 // req is a compact way to write one audit request in tests.
 type req struct {
 	user, verb, group, resource, sub, ns, name, path string
-	code                                              int
-	groups                                            []string
+	code                                             int
+	groups                                           []string
 }
 
 func usageFromReqs(reqs ...req) *baseline.APIUsage {

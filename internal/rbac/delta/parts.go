@@ -20,7 +20,6 @@ func unusedParts(g rbac.Grant, at *attribution, idx []int) []UnusedRule {
 	if len(g.Rule.NonResourceURLs) > 0 {
 		return unusedURLParts(g, at, idx)
 	}
-	type combo struct{ group, resource string }
 	var (
 		fully   = map[string][]string{} // group → never-used resources
 		partial = map[string]map[string][]string{}

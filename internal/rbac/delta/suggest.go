@@ -191,7 +191,6 @@ func atomRequest(k atom, verb, name string) rbac.Request {
 type ruleDraft struct {
 	rule rbacv1.PolicyRule
 	stat baseline.Stat
-	note []string
 }
 
 func build(sg *Suggestion, grants []rbac.Grant, uses map[atom]map[string]*verbUse, opts SuggestOptions, w baseline.Stat) {
