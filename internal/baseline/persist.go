@@ -42,8 +42,8 @@ type fileStat struct {
 	Last  time.Time `json:"last"`
 }
 
-func toFile(s Stat) fileStat   { return fileStat{s.Count, s.First, s.Last} }
-func fromFile(s fileStat) Stat { return Stat{s.Count, s.First, s.Last} }
+func toFile(s Stat) fileStat   { return fileStat(s) }
+func fromFile(s fileStat) Stat { return Stat(s) }
 
 type fileNamed struct {
 	Name string `json:"name"`
