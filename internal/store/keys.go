@@ -14,27 +14,32 @@ var (
 	keySnapshot = []byte("s") // the processing snapshot (snapshot.go)
 
 	prefixWAL       = []byte("w/") // w/<seq BE8> → record
+	prefixWALSize   = []byte("l/") // l/<seq BE8> → record length, 4 bytes BE
 	prefixAlert     = []byte("a/") // a/<id> → StoredAlert JSON
 	prefixAlertTime = []byte("t/") // t/<time BE8>/<id> → empty
 	prefixEvent     = []byte("e/") // e/<kind>/<time BE8>/<id> → raw event
 )
 
-func walKey(seq uint64) []byte {
-	k := make([]byte, len(prefixWAL)+8)
-	copy(k, prefixWAL)
-	binary.BigEndian.PutUint64(k[len(prefixWAL):], seq)
+func walKey(seq uint64) []byte { return seqKey(prefixWAL, seq) }
+
+// walSizeKey is the key of the length of record seq: Open rebuilds the WAL
+// accounting from these small keys without reading the records.
+func walSizeKey(seq uint64) []byte { return seqKey(prefixWALSize, seq) }
+
+func seqKey(prefix []byte, seq uint64) []byte {
+	k := make([]byte, len(prefix)+8)
+	copy(k, prefix)
+	binary.BigEndian.PutUint64(k[len(prefix):], seq)
 	return k
 }
 
-// walUpper is the exclusive upper bound of every WAL key.
-func walUpper() []byte { return prefixEnd(prefixWAL) }
-
-// walSeq decodes a WAL key; ok is false for a key of the wrong shape.
-func walSeq(k []byte) (uint64, bool) {
-	if len(k) != len(prefixWAL)+8 || string(k[:len(prefixWAL)]) != string(prefixWAL) {
+// walSeq decodes a WAL record or size key; ok is false for a key of the
+// wrong shape.
+func walSeq(prefix, k []byte) (uint64, bool) {
+	if len(k) != len(prefix)+8 || string(k[:len(prefix)]) != string(prefix) {
 		return 0, false
 	}
-	return binary.BigEndian.Uint64(k[len(prefixWAL):]), true
+	return binary.BigEndian.Uint64(k[len(prefix):]), true
 }
 
 func alertKey(id string) []byte {

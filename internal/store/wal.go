@@ -49,7 +49,7 @@ type walState struct {
 }
 
 // load rebuilds the in-memory WAL state from the released mark and a scan of
-// the w/ keys (sizes only).
+// the l/ keys: 12 bytes per record, whatever the records' size.
 func (w *walState) load(db *pebble.DB, maxBytes int64) error {
 	w.max = maxBytes
 	released, err := getUint64(db, keyReleased)
@@ -57,24 +57,24 @@ func (w *walState) load(db *pebble.DB, maxBytes int64) error {
 		return fmt.Errorf("read WAL release mark: %w", err)
 	}
 	w.released = released
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: walKey(released + 1), UpperBound: walUpper()})
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: walSizeKey(released + 1), UpperBound: prefixEnd(prefixWALSize)})
 	if err != nil {
 		return fmt.Errorf("scan WAL: %w", err)
 	}
 	last := released
 	for ok := it.First(); ok; ok = it.Next() {
-		seq, ok := walSeq(it.Key())
-		if !ok {
+		seq, ok := walSeq(prefixWALSize, it.Key())
+		v := it.Value()
+		if !ok || len(v) != 4 {
 			_ = it.Close()
-			return fmt.Errorf("scan WAL: malformed key %q", it.Key())
+			return fmt.Errorf("%w: WAL size entry %q = %x", ErrCorrupt, it.Key(), v)
 		}
 		for last+1 < seq {
 			last++
 			w.recs = append(w.recs, walRec{state: recAbsent})
 		}
-		lv := it.LazyValue()
-		n := lv.Len()
-		w.recs = append(w.recs, walRec{size: uint32(n), state: recPresent})
+		n := binary.BigEndian.Uint32(v)
+		w.recs = append(w.recs, walRec{size: n, state: recPresent})
 		w.bytes += int64(n)
 		w.records++
 		last = seq
@@ -181,7 +181,13 @@ func (s *Store) Append(rec []byte) (uint64, error) {
 	}
 	// Both policies wait for the fsync; SyncBatch only spaces fsyncs apart
 	// (Options.WALMinSyncInterval, set in Open).
-	werr := s.db.Set(walKey(seq), rec, pebble.Sync)
+	b := s.db.NewBatchWithSize(len(rec) + 64)
+	_ = b.Set(walKey(seq), rec, nil)
+	_ = b.Set(walSizeKey(seq), binary.BigEndian.AppendUint32(nil, uint32(len(rec))), nil)
+	werr := b.Commit(pebble.Sync)
+	if werr == nil {
+		_ = b.Close() // like pebble.DB.Set: a failed batch is not recycled
+	}
 	s.wal.settle(seq, werr == nil)
 	if werr != nil {
 		return 0, fmt.Errorf("store: append WAL record %d: %w", seq, werr)
@@ -211,9 +217,9 @@ func (s *Store) Replay(after uint64, fn func(seq uint64, rec []byte) error) erro
 		if s.life.closed.Load() {
 			return ErrClosed
 		}
-		seq, ok := walSeq(it.Key())
+		seq, ok := walSeq(prefixWAL, it.Key())
 		if !ok {
-			return fmt.Errorf("store: replay WAL: malformed key %q", it.Key())
+			return fmt.Errorf("%w: WAL key %q", ErrCorrupt, it.Key())
 		}
 		v, err := it.ValueAndErr()
 		if err != nil {
@@ -265,6 +271,7 @@ func (s *Store) Release(upTo uint64) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	_ = b.DeleteRange(walKey(0), walKey(upTo+1), nil)
+	_ = b.DeleteRange(walSizeKey(0), walSizeKey(upTo+1), nil)
 	_ = b.Set(keyReleased, binary.BigEndian.AppendUint64(nil, upTo), nil)
 	// No fsync: if the release is lost in a crash, the records are released
 	// again after the next snapshot; the snapshot (synced) already covers them.
