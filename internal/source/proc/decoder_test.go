@@ -235,3 +235,17 @@ func TestFalcoFields(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyCase: keys match as encoding/json matches them (case-insensitively
+// for struct fields); the fast path leaves such records to the reference.
+func TestKeyCase(t *testing.T) {
+	line := `{"process_exec":{"process":{"Binary":"/bin/sh","PID":7}},"Time":"2024-05-01T12:00:00Z"}`
+	d := NewDecoder(Options{})
+	if d.fastTetragon([]byte(line)) {
+		t.Fatal("the fast path accepted a mixed-case key")
+	}
+	out, _, err := decodeAll(t, Options{Strict: true, Format: FormatTetragon}, "k", []byte(line))
+	if err != nil || len(out) != 1 || !strings.Contains(out[0], "pid=7 uid=0 exe=/bin/sh") {
+		t.Fatalf("%v %q", err, out)
+	}
+}

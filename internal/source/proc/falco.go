@@ -89,7 +89,7 @@ func (d *Decoder) refFalco(line []byte) *fieldError {
 // falcoExec builds d.exec from d.falco.
 func (d *Decoder) falcoExec() (status, *fieldError) {
 	a := &d.falco
-	// Falco before 0.31 wrote no source; everything was syscall.
+	// Older Falco versions wrote no source; everything was syscall.
 	if a.Source != "" && a.Source != "syscall" {
 		return stSkip, nil
 	}

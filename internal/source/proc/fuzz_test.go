@@ -189,3 +189,24 @@ func FuzzFromAudit(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPath: the fixtures' records take the fast path (it is not
+// silently bypassed), and both paths agree on them.
+func TestFastPath(t *testing.T) {
+	for _, file := range []string{"falco.jsonl", "falcosidekick.jsonl", "tetragon.jsonl"} {
+		for i, line := range fuzzLines(readTestdata(t, file)) {
+			if line[0] != '{' {
+				continue
+			}
+			d := NewDecoder(Options{})
+			fast, ref, build := (*Decoder).fastFalco, (*Decoder).refFalco, (*Decoder).falcoExec
+			if strings.HasPrefix(file, "tetragon") {
+				fast, ref, build = (*Decoder).fastTetragon, (*Decoder).refTetragon, (*Decoder).tetraExec
+			}
+			if !fast(d, line) {
+				t.Errorf("%s:%d: the fast path gave up on a well-formed record", file, i+1)
+			}
+			comparePaths(t, line, fast, ref, build)
+		}
+	}
+}
