@@ -47,7 +47,7 @@ type procDetector struct {
 func (d *procDetector) Rules() []Rule {
 	return []Rule{{
 		ID: RuleExecNovelCommand, Category: CategoryExec, Severity: Critical,
-		MITRE:   []string{"T1059", "T1059.004", "T1105", "T1046", "T1611", "T1609", "T1496", "T1027.004"},
+		MITRE:   []string{"T1059", "T1059.004", "T1105", "T1046", "T1040", "T1611", "T1609", "T1496", "T1027.004"},
 		Summary: "a binary a workload's container never ran, after the workload's process warm-up; higher for binaries in /tmp or /dev/shm, package managers, compilers, downloaders, network and container tools, escape tools and miners",
 	}}
 }

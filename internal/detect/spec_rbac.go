@@ -36,7 +36,7 @@ type specEscalationDetector struct {
 func (d *specEscalationDetector) Rules() []Rule {
 	return []Rule{{
 		ID: RuleRBACEscalation, Category: CategoryRBAC, Severity: Critical,
-		MITRE:   []string{"T1098", "T1098.006", "T1134", "T1552.007", "T1649", "T1611"},
+		MITRE:   []string{"T1098", "T1098.006", "T1134", "T1078", "T1552.007", "T1528", "T1649", "T1611", "T1609"},
 		Summary: "a binding to cluster-admin or another high-risk role; a role written with wildcards, escalate, bind, impersonate or exec rules; a system: role or binding changed by a non-system identity; impersonation of a privileged identity; a service-account token, client certificate or CSR approval requested by a person; nodes/proxy access",
 	}}
 }

@@ -23,8 +23,8 @@ type specRiskyDetector struct {
 func (d *specRiskyDetector) Rules() []Rule {
 	return []Rule{{
 		ID: RuleWorkloadRiskySpec, Category: CategoryWorkload, Severity: Critical,
-		MITRE:   []string{"T1610", "T1611", "T1133"},
-		Summary: "a pod or pod template written with privileged containers, host namespaces, sensitive hostPath volumes, dangerous capabilities or root; a pod created in kube-system by a non-system identity; a NodePort, LoadBalancer or externalIPs service",
+		MITRE:   []string{"T1610", "T1611", "T1133", "T1557"},
+		Summary: "a pod or pod template written with privileged containers, host namespaces, sensitive hostPath volumes, dangerous capabilities, root, or a kube-system controller's service account; a workload created in kube-system by a non-system identity; a NodePort, LoadBalancer or externalIPs service",
 	}}
 }
 
@@ -104,7 +104,8 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 	switch {
 	case len(r.RequestObject) == 0:
 		note = specBodyMissing
-	case !specMayHold(r.RequestObject, `"privileged"`, `"host`, `"capabilities"`, `"allowPrivilegeEscalation"`, `"runAsUser"`, `"path"`):
+	case !specMayHold(r.RequestObject, `"privileged"`, `"host`, `"capabilities"`, `"allowPrivilegeEscalation"`, `"runAsUser"`, `"path"`) &&
+		(r.Namespace != "kube-system" || !specMayHold(r.RequestObject, `"serviceAccountName"`)):
 		// Nothing risky can be in it; only the generated name may be
 		// needed, for the kube-system check below.
 		if r.Name == "" {
@@ -130,9 +131,19 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 			images = specAppendImages(images, ps)
 		}
 	}
+	if r.Namespace == "kube-system" && !d.sys.system(actor) {
+		for i := range objs {
+			for _, ps := range objs[i].podSpecs(r.Resource) {
+				if sa := ps.ServiceAccountName; specControllerAccount(sa) {
+					fs.add(specFinding{id: "serviceAccount:" + sa, sev: High,
+						text: "the service account of the " + sa + " (a controller's permissions, in a pod a person wrote)"})
+				}
+			}
+		}
+	}
 	if r.Verb == "create" && specSystemNamespace(r.Namespace) && !d.sys.system(actor) {
 		fs.add(specFinding{id: "namespace:" + r.Namespace, sev: Medium,
-			text: "created in " + r.Namespace + " by a non-system identity"})
+			text: "a non-system identity writing into " + r.Namespace})
 	}
 	if len(fs) == 0 {
 		return
@@ -145,7 +156,7 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 		what = "a container that can take over its node"
 	}
 	msg := specActorText(r) + " " + specPastTense(r.Verb) + " " + kind + " " + r.Namespace + "/" + name +
-		" with " + fs.summary(4) + ": " + what
+		": " + fs.summary(4) + " — " + what
 	ev := []Evidence{specAuditEvidence(r, specRequestLine(r))}
 	if len(images) > 0 {
 		ev = append(ev, Evidence{Kind: "audit", Time: r.Time, Ref: r.AuditID, Detail: "images: " + specJoinMax(images, 4)})
@@ -214,7 +225,7 @@ func (d *specRiskyDetector) service(r *event.APIRequest, emit Emit) {
 		Severity: sev, Score: score, Subject: actor, Namespace: r.Namespace,
 		Workload: "Service/" + r.Namespace + "/" + name,
 		Message: specActorText(r) + " " + specPastTense(r.Verb) + " Service " + r.Namespace + "/" + name +
-			" with " + fs.summary(3) + ": reachable from outside the cluster",
+			": " + fs.summary(3) + " — reachable from outside the cluster",
 		Evidence: []Evidence{specAuditEvidence(r, specRequestLine(r))},
 		MITRE:    mitre, Key: fs.key(),
 	})
@@ -540,4 +551,18 @@ func specJoinMax(items []string, n int) string {
 		return strings.Join(items, ", ")
 	}
 	return strings.Join(items[:n], ", ") + " and " + strconv.Itoa(len(items)-n) + " more"
+}
+
+// specControllerAccount reports the kube-system service accounts of the
+// kube-controller-manager's controllers (the bootstrap policy's
+// system:controller:* bindings): a pod running as one holds that
+// controller's cluster-wide permissions.
+func specControllerAccount(sa string) bool {
+	switch sa {
+	case "generic-garbage-collector", "horizontal-pod-autoscaler", "persistent-volume-binder",
+		"pod-garbage-collector", "root-ca-cert-publisher", "legacy-service-account-token-cleaner",
+		"bootstrap-signer", "token-cleaner", "cloud-provider":
+		return true
+	}
+	return strings.HasSuffix(sa, "-controller")
 }

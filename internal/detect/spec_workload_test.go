@@ -38,7 +38,7 @@ func wkDeployment(name, podSpec string) string {
 // listed in docs/detections/workloads.md.
 func TestRiskySpec(t *testing.T) {
 	cases := []wkCase{
-		{name: "privileged pod", rule: RuleWorkloadRiskySpec, sev: High, message: `alice created Pod shop/dbg with privileged container "dbg"`,
+		{name: "privileged pod", rule: RuleWorkloadRiskySpec, sev: High, message: `alice created Pod shop/dbg: privileged container "dbg" — a container that can take over its node`,
 			req: wkBody(wkReq("alice", "create", "", "pods", "shop", "dbg"), wkPod("dbg", "", `{"privileged":true}`))},
 		{name: "privileged with hostPID", rule: RuleWorkloadRiskySpec, sev: Critical, message: "one nsenter away from a root shell",
 			req: wkBody(wkReq("alice", "create", "", "pods", "shop", "dbg"), wkPod("dbg", `"hostPID":true`, `{"privileged":true}`))},
@@ -51,7 +51,7 @@ func TestRiskySpec(t *testing.T) {
 		{name: "read-only /etc", rule: RuleWorkloadRiskySpec, sev: High, message: "hostPath /etc (holds /etc/kubernetes/manifests",
 			req: wkBody(wkReq("alice", "create", "apps", "deployments", "shop", "cfg"),
 				wkDeployment("cfg", `{"containers":[{"name":"a","image":"a:1","volumeMounts":[{"name":"etc","mountPath":"/host/etc","readOnly":true}]}],"volumes":[{"name":"etc","hostPath":{"path":"/etc"}}]}`))},
-		{name: "node root in a cronjob", rule: RuleWorkloadRiskySpec, sev: Critical, message: "CronJob shop/backup with hostPath / (the node's whole filesystem)",
+		{name: "node root in a cronjob", rule: RuleWorkloadRiskySpec, sev: Critical, message: "CronJob shop/backup: hostPath / (the node's whole filesystem)",
 			req: wkBody(wkReq("alice", "create", "batch", "cronjobs", "shop", "backup"),
 				`{"metadata":{"name":"backup"},"spec":{"schedule":"*/5 * * * *","jobTemplate":{"spec":{"template":{"spec":{"containers":[{"name":"b","image":"b:1"}],"volumes":[{"name":"h","hostPath":{"path":"/"}}]}}}}}}`)},
 		{name: "SYS_ADMIN", rule: RuleWorkloadRiskySpec, sev: High, message: "capability SYS_ADMIN",
@@ -63,7 +63,7 @@ func TestRiskySpec(t *testing.T) {
 		{name: "host network", rule: RuleWorkloadRiskySpec, sev: Medium, message: "hostNetwork",
 			req: wkBody(wkReq("alice", "create", "apps", "statefulsets", "shop", "db"),
 				`{"spec":{"template":{"spec":{"hostNetwork":true,"hostIPC":true,"containers":[{"name":"db","image":"postgres:16"}]}}}}`)},
-		{name: "strategic merge patch", rule: RuleWorkloadRiskySpec, sev: High, message: `Deployment shop/api with privileged container "api"`,
+		{name: "strategic merge patch", rule: RuleWorkloadRiskySpec, sev: High, message: `Deployment shop/api: privileged container "api"`,
 			req: wkBody(wkReq("alice", "patch", "apps", "deployments", "shop", "api"),
 				`{"spec":{"template":{"spec":{"$setElementOrder/containers":[{"name":"api"}],"containers":[{"name":"api","securityContext":{"privileged":true}}]}}}}`)},
 		{name: "JSON patch", rule: RuleWorkloadRiskySpec, sev: High, message: "hostPID",
@@ -76,7 +76,7 @@ func TestRiskySpec(t *testing.T) {
 			req: wkBody(wkSub(wkReq("alice", "patch", "", "pods", "shop", "api-1"), "ephemeralcontainers"),
 				`{"spec":{"containers":[{"name":"api","image":"api:1","securityContext":{"privileged":true}}],"ephemeralContainers":[{"name":"debugger-x","image":"busybox","securityContext":{"privileged":true}}]}}`)},
 		// The fixture's bare pod, written by a person into kube-system at Metadata level.
-		{name: "pod in kube-system", rule: RuleWorkloadRiskySpec, sev: Medium, message: "created in kube-system by a non-system identity",
+		{name: "pod in kube-system", rule: RuleWorkloadRiskySpec, sev: Medium, message: "a non-system identity writing into kube-system — a workload that runs next to the control plane",
 			req: wkReq("admin", "create", "", "pods", "kube-system", "p1")},
 		{name: "NodePort service", rule: RuleWorkloadRiskySpec, sev: Medium, message: "type NodePort (ports 30080)",
 			req: wkBody(wkReq("alice", "create", "", "services", "shop", "web"),
@@ -85,6 +85,11 @@ func TestRiskySpec(t *testing.T) {
 			req: wkBody(wkReq("alice", "create", "", "services", "shop", "mitm"),
 				`{"spec":{"ports":[{"port":443}],"externalIPs":["8.8.8.8"]}}`)},
 
+		{name: "controller's service account", rule: RuleWorkloadRiskySpec, sev: High, message: "the service account of the clusterrole-aggregation-controller",
+			req: wkBody(wkReq("alice", "create", "", "pods", "kube-system", "helper"), wkPod("helper", `"serviceAccountName":"clusterrole-aggregation-controller"`, ""))},
+		{name: "add-on's own service account", rule: RuleWorkloadRiskySpec, sev: Medium, message: "a non-system identity writing into kube-system",
+			req: wkBody(wkReq("alice", "create", "apps", "deployments", "kube-system", "metrics-server"),
+				wkDeployment("metrics-server", `{"serviceAccountName":"metrics-server","containers":[{"name":"m","image":"registry.k8s.io/metrics-server/metrics-server:v0.7.2"}]}`))},
 		{name: "ordinary deployment", req: wkBody(wkReq("alice", "create", "apps", "deployments", "shop", "web"),
 			wkDeployment("web", `{"containers":[{"name":"web","image":"nginx:1.27","securityContext":{"runAsNonRoot":true,"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}},"volumeMounts":[{"name":"certs","mountPath":"/etc/ssl/certs","readOnly":true}]}],"volumes":[{"name":"certs","hostPath":{"path":"/etc/ssl/certs"}},{"name":"tmp","emptyDir":{}}]}`))},
 		{name: "pod from a privileged template", req: wkBody(wkReq("system:serviceaccount:kube-system:daemon-set-controller", "create", "", "pods", "kube-system", "cilium-x7k2p"),
