@@ -61,7 +61,7 @@ type Options struct {
 type Stats struct {
 	Records   int64   // non-empty lines read
 	Delivered int64   // process events passed to the callback
-	Skipped   int64   // records that describe no process start (other event types, other Falco sources, sensor log lines)
+	Skipped   int64   // records that describe no process (other Tetragon event types, other Falco sources, alerts without process fields, sensor log lines)
 	Rejected  int64   // malformed records
 	Errors    []error // the first 20 record errors (*RecordError)
 }

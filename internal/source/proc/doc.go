@@ -20,7 +20,12 @@
 //
 // A decoder only decodes: bytes in, event.Exec out. It resolves no
 // identities and raises no alerts; a Falco alert keeps its rule name and
-// priority as plain facts for the detectors downstream. Records are decoded
-// with encoding/json into minimal structs: the fields kubedelta uses are
-// read, everything else is validated and skipped.
+// priority as plain facts for the detectors downstream.
+//
+// Records are read by a single-pass scanner that validates the line, reads
+// the fields kubedelta uses and interns the strings that repeat. Anything
+// the scanner does not handle exactly as encoding/json would sends the
+// record to the reference path, encoding/json into minimal structs, which
+// gives the result or the precise error; fuzz tests hold both paths to the
+// same results.
 package proc
