@@ -330,7 +330,10 @@ func (d *Decoder) emit(buf []byte, fn func(*event.APIRequest) error) error {
 			d.finish()
 		case event.StageResponseStarted:
 			d.finish()
-			if !longRunning(r) {
+			// A failed authentication is written once, at
+			// ResponseStarted with code 401 (the apiserver's
+			// WithFailedAuthenticationAudit filter): keep it.
+			if !longRunning(r) && r.Code != 401 {
 				d.stats.SkippedStages++
 				return nil
 			}

@@ -335,3 +335,19 @@ func TestRetainedValues(t *testing.T) {
 		t.Fatalf("second pass: %v after %d of %d events", err, i, len(first))
 	}
 }
+
+// A failed authentication is audited once, at ResponseStarted with code 401
+// and no user (k8s.io/apiserver pkg/endpoints/filters
+// WithFailedAuthenticationAudit); it must not be dropped as the
+// ResponseStarted of a short request.
+func TestFailedAuthenticationKept(t *testing.T) {
+	line := `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"f1a2b3c4-0000-4000-8000-000000000401","stage":"ResponseStarted","requestURI":"/api/v1/namespaces/kube-system/secrets","verb":"list","user":{},"sourceIPs":["203.0.113.9"],"userAgent":"curl/8.5.0","objectRef":{"resource":"secrets","namespace":"kube-system","apiVersion":"v1"},"responseStatus":{"metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401},"requestReceivedTimestamp":"2026-11-23T10:00:00.000000Z","stageTimestamp":"2026-11-23T10:00:00.000100Z"}`
+	d := NewDecoder(Options{})
+	got := decodeString(t, d, line)
+	if len(got) != 1 || got[0].Code != 401 || got[0].Stage != event.StageResponseStarted {
+		t.Fatalf("delivered %+v, want the 401 event", got)
+	}
+	if st := d.Stats(); st.SkippedStages != 0 {
+		t.Errorf("skipped %d stages, want 0", st.SkippedStages)
+	}
+}
