@@ -317,8 +317,9 @@ func runReverseShell(e *engine, s *source, a *attack) {
 	if target == nil {
 		return
 	}
-	person := w.people[0]
-	who := *e.act.people[0]
+	// An SRE's kubeconfig, stolen: cluster-admin from an unknown address.
+	person := w.people[3]
+	who := *e.act.people[3]
 	who.ip = attackerIP
 	ns := target.w.ns.name
 	c := target.w.containers[0]
@@ -328,8 +329,8 @@ func runReverseShell(e *engine, s *source, a *attack) {
 	uri := rPods.uri(ns, target.name, "exec", "command=bash&command=-c&command="+queryEscape(cmd)+"&container="+c.name+"&stderr=true&stdout=true")
 	dur := r.dur(8*time.Minute, 15*time.Minute)
 	t := a.at
-	e.longRequest(s, &call{who: &who, verb: "get", uri: uri, ref: rPods.ref(ns, target.name, "exec"), level: levelRequestResponse,
-		reason: crbReason("sre-admins", "cluster-admin", groupSubj("sre"))}, t, r.dur(20*time.Millisecond, 60*time.Millisecond), dur)
+	e.longRequest(s, &call{who: &who, verb: "get", uri: uri, ref: rPods.ref(ns, target.name, "exec"), level: levelRequestResponse},
+		t, r.dur(20*time.Millisecond, 60*time.Millisecond), dur)
 	t += r.dur(80*time.Millisecond, 200*time.Millisecond)
 	outer := e.spawn(s, t, target, 0, nil, 0, c.cwd, "/bin/bash", "-c", cmd)
 	t += r.dur(2*time.Millisecond, 10*time.Millisecond)

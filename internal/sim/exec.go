@@ -55,7 +55,29 @@ func (pr *proc) name() string {
 	return b
 }
 
-func (pr *proc) args() string { return strings.Join(pr.argv[1:], " ") }
+// args are the arguments as Tetragon prints them: joined with spaces, an
+// argument with a space (or empty) double-quoted, with " and \ escaped.
+func (pr *proc) args() string {
+	var b strings.Builder
+	for i, a := range pr.argv[1:] {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a != "" && !strings.ContainsAny(a, " \t\"\\") {
+			b.WriteString(a)
+			continue
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(a); j++ {
+			if a[j] == '"' || a[j] == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(a[j])
+		}
+		b.WriteByte('"')
+	}
+	return b.String()
+}
 
 // shim is the containerd shim of p's containers: the parent of every
 // process the runtime starts in them.
@@ -243,6 +265,10 @@ func (e *engine) falco(b []byte, t int64, pr *proc) []byte {
 	b = appendStr(b, pr.argv[0], false)
 	b = append(b, `,"proc.name":`...)
 	b = appendStr(b, name, false)
+	if pr.parent != nil {
+		b = append(b, `,"proc.pexepath":`...)
+		b = appendStr(b, pr.parent.argv[0], false)
+	}
 	b = append(b, `,"proc.pid":`...)
 	b = strconv.AppendUint(b, uint64(pr.pid), 10)
 	b = append(b, `,"proc.pname":`...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/kubedelta/kubedelta/internal/event"
 	"github.com/kubedelta/kubedelta/internal/source/audit"
 	"github.com/kubedelta/kubedelta/internal/source/flow"
+	procsrc "github.com/kubedelta/kubedelta/internal/source/proc"
 )
 
 // outputs are the streams of one simulation, in memory.
@@ -158,12 +160,25 @@ type tetragonLine struct {
 	Time     time.Time `json:"time"`
 }
 
-// execEvents decodes the exec stream strictly (unknown fields are errors,
-// required fields checked) with encoding/json: internal/source/proc, the
-// project's Falco and Tetragon decoder, does not exist yet.
+// execEvents decodes the exec stream with kubedelta's decoder
+// (internal/source/proc), failing the test on any reject or skipped record,
+// and checks every line against the fields of the real format with
+// encoding/json (unknown fields are errors, required fields checked).
 func (o *outputs) execEvents(t testing.TB, format string) []execRecord {
 	t.Helper()
+	d := procsrc.NewDecoder(procsrc.Options{Format: procsrc.Format(format)})
 	var out []execRecord
+	err := d.Decode(bytes.NewReader(o.exec.Bytes()), "exec.jsonl", func(x *event.Exec) error {
+		out = append(out, execRecord{Time: x.Time, Node: x.Node, Namespace: x.Namespace, Pod: x.Pod, Binary: x.Executable,
+			Args: strings.Join(x.Args, " "), Rule: x.Rule, Image: x.Image})
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("exec: %v", err)
+	}
+	if st := d.Stats(); st.Rejected != 0 || st.Skipped != 0 {
+		t.Fatalf("exec decoder rejected %d and skipped %d of %d records: %v", st.Rejected, st.Skipped, st.Records, st.Errors)
+	}
 	for i, line := range bytes.Split(bytes.TrimSuffix(o.exec.Bytes(), []byte("\n")), []byte("\n")) {
 		if len(line) == 0 {
 			continue
@@ -179,35 +194,23 @@ func (o *outputs) execEvents(t testing.TB, format string) []execRecord {
 			pe := l.ProcessExec
 			if pe == nil || pe.Process == nil || pe.Process.ExecID == "" || pe.Process.PID == nil || pe.Process.UID == nil ||
 				pe.Process.Binary == "" || pe.Process.Pod == nil || pe.Process.Pod.Container.ID == "" || pe.Process.Pod.Container.Image.Name == "" ||
-				l.NodeName == "" || l.Time.IsZero() || pe.Process.StartTime.IsZero() {
+				l.NodeName == "" || l.Time.IsZero() || pe.Process.StartTime.IsZero() || pe.Parent == nil || pe.Parent.ExecID != pe.Process.ParentExecID {
 				t.Fatalf("exec.jsonl:%d: missing fields: %s", i+1, line)
 			}
-			p := pe.Process
-			out = append(out, execRecord{Time: l.Time, Node: l.NodeName, Namespace: p.Pod.Namespace, Pod: p.Pod.Name, Binary: p.Binary,
-				Args: p.Arguments, Image: p.Pod.Container.Image.Name})
 		default:
 			var l falcoLine
 			if err := dec.Decode(&l); err != nil {
 				t.Fatalf("exec.jsonl:%d: %v", i+1, err)
 			}
-			f := l.OutputFields
 			for _, k := range []string{"container.id", "container.image.repository", "k8s.ns.name", "k8s.pod.name", "proc.cmdline",
 				"proc.exepath", "proc.name", "proc.pname", "user.uid", "evt.time"} {
-				if _, ok := f[k]; !ok {
+				if _, ok := l.OutputFields[k]; !ok {
 					t.Fatalf("exec.jsonl:%d: output_fields.%s missing: %s", i+1, k, line)
 				}
 			}
 			if l.Output == "" || l.Priority == "" || l.Rule == "" || l.Time.IsZero() || l.Hostname == "" || l.Source != "syscall" {
 				t.Fatalf("exec.jsonl:%d: missing fields: %s", i+1, line)
 			}
-			cmd := f["proc.cmdline"].(string)
-			args := ""
-			if name := f["proc.name"].(string); len(cmd) > len(name) {
-				args = cmd[len(name)+1:]
-			}
-			out = append(out, execRecord{Time: l.Time, Node: l.Hostname, Namespace: f["k8s.ns.name"].(string), Pod: f["k8s.pod.name"].(string),
-				Binary: f["proc.exepath"].(string), Args: args, Rule: l.Rule,
-				Image: f["container.image.repository"].(string) + ":" + f["container.image.tag"].(string)})
 		}
 	}
 	return out

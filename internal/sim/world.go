@@ -59,8 +59,9 @@ type world struct {
 	netpols      []obj
 	extra        []obj // objects of kinds the inventory does not keep (webhooks, CSRs)
 
-	svcIPs     map[uint32]bool
-	identities map[string]int
+	svcIPs        map[uint32]bool
+	identities    map[string]int
+	identityTaken map[int]bool
 
 	// Well-known workloads.
 	coredns, cilium, ciliumOp, ingress, certManager, prometheus, backupOp *workload
@@ -274,10 +275,11 @@ func ipString(ip uint32) string {
 // newWorld builds the cluster's objects and the plan of every pod.
 func newWorld(cfg Config) *world {
 	w := &world{
-		cfg:        cfg,
-		start:      cfg.Start.UnixNano(),
-		svcIPs:     map[uint32]bool{},
-		identities: map[string]int{},
+		cfg:           cfg,
+		start:         cfg.Start.UnixNano(),
+		svcIPs:        map[uint32]bool{},
+		identities:    map[string]int{},
+		identityTaken: map[int]bool{},
 	}
 	w.end = w.start + int64(cfg.Days*float64(24*time.Hour))
 	w.learnEnd = w.start + int64(cfg.LearningPeriod)
@@ -490,7 +492,8 @@ func (w *world) addAppNamespace(r *rng, i int) {
 	if i >= len(appNames) {
 		name += "-" + strconv.Itoa(i/len(appNames)+1)
 	}
-	created := w.day(3 + float64(i)*1.7 + r.float())
+	// Spread over the cluster's 97 days before the window.
+	created := w.day(3 + float64(i)*min(1.7, 90/float64(w.cfg.Namespaces)) + r.float())
 	team := teams[i%len(teams)]
 	ns := w.newNamespace(r, name, created, map[string]string{"team": team})
 	ns.app, ns.team = true, team
@@ -667,16 +670,10 @@ func (w *world) identity(key string) int {
 		h *= 16777619
 	}
 	id := 256 + int(h%65000)
-	for taken := true; taken; {
-		taken = false
-		for _, v := range w.identities {
-			if v == id {
-				taken = true
-				id++
-				break
-			}
-		}
+	for w.identityTaken[id] {
+		id++
 	}
+	w.identityTaken[id] = true
 	w.identities[key] = id
 	return id
 }
