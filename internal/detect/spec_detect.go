@@ -134,7 +134,23 @@ func specJudged(r *event.APIRequest) bool {
 	if r.Code >= 400 {
 		return false
 	}
-	return !strings.Contains(r.RequestURI, "dryRun=")
+	return !specDryRun(r.RequestURI)
+}
+
+// specDryRun reports a server-side dry run: a dryRun query parameter with a
+// value (the API server accepts only "All"; anything else fails the
+// request). Only a real parameter counts, so that "dryRun=" inside another
+// parameter's value does not hide a write.
+func specDryRun(uri string) bool {
+	_, q, ok := strings.Cut(uri, "?")
+	for ok {
+		var p string
+		p, q, ok = strings.Cut(q, "&")
+		if v, found := strings.CutPrefix(p, "dryRun="); found && v != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // specWriteVerb reports the verbs that change objects.

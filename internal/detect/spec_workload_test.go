@@ -181,3 +181,18 @@ func TestNestPatchValue(t *testing.T) {
 		}
 	}
 }
+
+func TestDryRun(t *testing.T) {
+	for uri, want := range map[string]bool{
+		"/api/v1/namespaces/shop/pods?dryRun=All":                                true,
+		"/api/v1/namespaces/shop/pods?fieldManager=kubectl-run&dryRun=All":       true,
+		"/api/v1/namespaces/shop/pods?fieldManager=xdryRun=All":                  false,
+		"/api/v1/namespaces/shop/pods?fieldManager=kubectl-create&dryRun=":       false,
+		"/api/v1/namespaces/shop/pods":                                           false,
+		"/apis/apps/v1/namespaces/dryRun=All/deployments?fieldValidation=Strict": false,
+	} {
+		if got := specDryRun(uri); got != want {
+			t.Errorf("%s: %v, want %v", uri, got, want)
+		}
+	}
+}
