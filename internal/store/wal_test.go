@@ -44,7 +44,7 @@ func TestAppendReplay(t *testing.T) {
 	recs := [][]byte{
 		[]byte(`{"kind":"EventList","items":[]}`),
 		{},
-		bytes.Repeat([]byte("x"), 1<<20),
+		bytes.Repeat([]byte("x"), 10<<20+4096), // the API server's batch limit plus slack
 		[]byte("audit\x00binary\xff"),
 	}
 	s := openTest(t, Options{})
