@@ -52,7 +52,7 @@ func (d *specEscalationDetector) API(s *State, r *event.APIRequest, emit Emit) {
 		}
 	case "roles", "clusterroles":
 		if r.APIGroup == specRBACGroup && r.Subresource == "" && specRBACVerb(r.Verb) {
-			d.role(r, emit)
+			d.role(s, r, emit)
 		}
 	case "serviceaccounts":
 		if r.Subresource == "token" && r.Verb == "create" && r.APIGroup == "" {
@@ -120,14 +120,16 @@ func (d *specEscalationDetector) binding(s *State, r *event.APIRequest, emit Emi
 				text += " to " + specSubjectsText(subjects)
 			}
 			switch {
-			case !known:
+			case !known && (raise > 0 || specKnownCall(s, r, r.Actor().Username) == nil):
 				fs.add(specFinding{id: "role:" + ref.Kind + "/" + ref.Name, sev: specRaise(Low, raise),
 					text: text + " (its rules are not in the inventory)" + who})
 			case sev >= High || raise > 0 && sev >= Low:
 				fs.add(specFinding{id: "role:" + ref.Kind + "/" + ref.Name, sev: specRaise(sev, raise),
 					text: text + " (" + strings.Join(reasons, "; ") + ")" + who})
 			}
-		case note == specBodyMissing:
+		case note == specBodyMissing && specKnownCall(s, r, r.Actor().Username) == nil:
+			// Unjudged writes are worth a look the first time an identity
+			// makes them, not at every GitOps sync.
 			fs.add(specFinding{id: "unjudged", sev: Low, text: "a binding whose role is unknown"})
 		}
 	}
@@ -288,7 +290,7 @@ func specEscalationRisk(id string) bool {
 	return false
 }
 
-func (d *specEscalationDetector) role(r *event.APIRequest, emit Emit) {
+func (d *specEscalationDetector) role(s *State, r *event.APIRequest, emit Emit) {
 	if d.sys.systemRequest(r) || !specJudged(r) {
 		return
 	}
@@ -305,8 +307,10 @@ func (d *specEscalationDetector) role(r *event.APIRequest, emit Emit) {
 	if r.Verb != "delete" {
 		switch {
 		case len(r.RequestObject) == 0:
-			fs.add(specFinding{id: "unjudged", sev: Low, text: "rules unknown"})
-			ev = append(ev, specAuditEvidence(r, specBodyMissing))
+			if specKnownCall(s, r, r.Actor().Username) == nil {
+				fs.add(specFinding{id: "unjudged", sev: Low, text: "rules unknown"})
+				ev = append(ev, specAuditEvidence(r, specBodyMissing))
+			}
 		default:
 			objs, err := specDecodeBody(r.RequestObject)
 			if err != nil {

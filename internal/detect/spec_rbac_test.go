@@ -87,6 +87,11 @@ func TestEscalationBindings(t *testing.T) {
 		// The fixture's `kubectl create rolebinding` at level Metadata.
 		{name: "metadata level", rule: RuleRBACEscalation, sev: Low, message: "role is unknown",
 			req: wkReq("admin", "create", rg, "rolebindings", "probe-ns", "probe-sa-pod-reader")},
+		{name: "metadata level, as every sync", req: wkReq("system:serviceaccount:argocd:argocd-application-controller", "patch", rg, "rolebindings", "shop", "web-edit"),
+			setup: func(s *State) {
+				wkLearnSubject(s.Profiles, "system:serviceaccount:argocd:argocd-application-controller",
+					baseline.CallKey{Verb: "patch", APIGroup: rg, Resource: "rolebindings", Namespace: "shop"})
+			}},
 		{name: "bootstrap by the API server", req: wkReq("system:apiserver", "create", rg, "clusterrolebindings", "", "system:controller:job-controller")},
 		{name: "denied", req: func() *event.APIRequest {
 			r := wkBody(wkReq("alice", "create", rg, "clusterrolebindings", "", "pwn"), `{"roleRef":{"kind":"ClusterRole","name":"cluster-admin"}}`)
