@@ -233,6 +233,12 @@ func (s *scanner) strRaw() (raw []byte, plain, ok bool) {
 	start := s.i + 1
 	plain = true
 	for j := start; j < len(s.b); j++ {
+		for j < len(s.b) && strPlain[s.b[j]] {
+			j++
+		}
+		if j == len(s.b) {
+			break
+		}
 		switch c := s.b[j]; {
 		case c == '"':
 			s.i = j + 1
@@ -261,6 +267,15 @@ func (s *scanner) strRaw() (raw []byte, plain, ok bool) {
 	}
 	return nil, false, false
 }
+
+// strPlain marks the bytes a string may hold that need no attention:
+// printable ASCII other than the quote and the backslash.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
