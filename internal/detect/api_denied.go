@@ -119,7 +119,9 @@ func (d *apiDeniedDetector) denied(s *State, r *event.APIRequest, kind apiIDKind
 		Message:   b.String(),
 		Evidence:  []Evidence{apiEvidence(r, "")},
 		MITRE:     apiMITRE(r),
-		Key:       apiActionKey(r),
+		// One alert per subject (the issue: "aggregated per subject"); the
+		// evidence lists the distinct denied actions.
+		Key: "denied",
 	})
 }
 

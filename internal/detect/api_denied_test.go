@@ -68,8 +68,12 @@ func TestRBACDenied(t *testing.T) {
 			}
 			a := got[0]
 			apiCheckAlert(t, a)
-			if a.Severity != tt.sev || a.Key != tt.key || a.Subject != tt.subject || a.Category != CategoryRBAC {
-				t.Errorf("got severity %v key %q subject %q category %q, want %v %q %q", a.Severity, a.Key, a.Subject, a.Category, tt.sev, tt.key, tt.subject)
+			if a.Severity != tt.sev || a.Key != "denied" || a.Subject != tt.subject || a.Category != CategoryRBAC {
+				t.Errorf("got severity %v key %q subject %q category %q, want %v %q %q", a.Severity, a.Key, a.Subject, a.Category, tt.sev, "denied", tt.subject)
+			}
+			// The action (what the evidence and the docs call it).
+			if got := apiActionKey(tt.r); got != tt.key {
+				t.Errorf("action %q, want %q", got, tt.key)
 			}
 			if !strings.Contains(a.Message, tt.contains) {
 				t.Errorf("message %q does not contain %q", a.Message, tt.contains)
@@ -108,8 +112,9 @@ func apiSubjects(as []Alert) []string {
 	return out
 }
 
-// TestRBACDeniedDedup: the same denial twice folds into one alert counted
-// twice; a different action is a second alert.
+// TestRBACDeniedDedup: denials of one subject fold into one alert (the
+// issue: "aggregated per subject"), counted, with each distinct action in
+// the evidence.
 func TestRBACDeniedDedup(t *testing.T) {
 	d := apiDetector(t, APIOptions{}, RuleRBACDenied)
 	s := apiState()
@@ -117,16 +122,22 @@ func TestRBACDeniedDedup(t *testing.T) {
 	for i, uri := range []string{"/api/v1/secrets", "/api/v1/secrets?limit=500", "/api/v1/namespaces/kube-system/secrets"} {
 		d.(APIDetector).API(s, apiReq("alice", "list", uri, 403, time.Duration(i)*time.Minute), func(a Alert) { agg.Add(a, Facts{}) })
 	}
+	d.(APIDetector).API(s, apiReq("bob", "list", "/api/v1/secrets", 403, 0), func(a Alert) { agg.Add(a, Facts{}) })
 	got := apiOnly(agg.Alerts(), RuleRBACDenied)
 	if len(got) != 2 {
-		t.Fatalf("want 2 aggregated alerts, got %d", len(got))
+		t.Fatalf("want one alert per subject (2), got %d", len(got))
 	}
 	counts := map[string]uint64{}
+	evidence := map[string]int{}
 	for _, a := range got {
-		counts[a.Key] = a.Count
+		counts[a.Subject] = a.Count
+		evidence[a.Subject] = len(a.Evidence)
 	}
-	if counts["list secrets"] != 2 || counts["list secrets kube-system"] != 1 {
-		t.Errorf("counts %v, want list secrets ×2 and list secrets kube-system ×1", counts)
+	if counts["alice"] != 3 || counts["bob"] != 1 {
+		t.Errorf("counts %v, want alice ×3 and bob ×1", counts)
+	}
+	if evidence["alice"] != 3 {
+		t.Errorf("alice's alert carries %d evidence records, want 3", evidence["alice"])
 	}
 }
 
