@@ -11,7 +11,8 @@ import (
 // halves of a network both present become the network. While more than
 // max networks remain (max > 0), the longest prefixes of the family with
 // the most networks are shortened by one bit, which widens the allowance;
-// the caller says so. The result is sorted, IPv4 first.
+// the caller says so; both families at /0 stop it. The result is sorted,
+// IPv4 first.
 func aggregateCIDRs(addrs []netip.Addr, v4Bits, v6Bits, max int) []netip.Prefix {
 	ps := make([]netip.Prefix, 0, len(addrs))
 	for _, a := range addrs {
@@ -26,7 +27,11 @@ func aggregateCIDRs(addrs []netip.Addr, v4Bits, v6Bits, max int) []netip.Prefix 
 	}
 	ps = mergePrefixes(ps)
 	for max > 0 && len(ps) > max {
+		n := len(ps)
 		ps = shortenLongest(ps)
+		if len(ps) == n && ps[0].Bits() == 0 && ps[n-1].Bits() == 0 {
+			break // 0.0.0.0/0 and ::/0: as wide as it gets
+		}
 	}
 	return ps
 }

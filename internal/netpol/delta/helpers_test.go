@@ -149,3 +149,5 @@ func findPolicy(t *testing.T, sg *Suggestion, name string) networkingv1.NetworkP
 	t.Fatalf("policy %s not suggested", name)
 	return networkingv1.NetworkPolicy{}
 }
+
+type netpolOptions = netpol.Options

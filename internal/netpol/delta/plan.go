@@ -204,9 +204,11 @@ func (p *planner) coveredList() []string {
 	return out
 }
 
-// writes reports whether the suggestion writes the policy of ep's pods.
-func (p *planner) writes(ep *Endpoint) bool {
-	return ep.Kind == KindPod && p.plans[ep.Workload] != nil
+// governs reports whether the suggestion replaces the policies of ep's
+// pods: ep is a pod of a covered namespace (with a policy of its own, or
+// none, or another workload's that selects it).
+func (p *planner) governs(ep *Endpoint) bool {
+	return ep.Kind == KindPod && p.covered[ep.Namespace]
 }
 
 // selector is the labels every known pod of a workload has, without the
@@ -255,15 +257,37 @@ func (p *planner) checkOverlap(w, ns string, sel map[string]string) {
 // add records a baseline edge in the plans of its ends.
 func (p *planner) add(e *Edge) {
 	if e.Src.Kind == KindPod {
-		if pl := p.plans[e.Src.Workload]; pl != nil {
+		for _, pl := range p.plansOf(e.Src) {
 			p.addPeer(pl, pl.egress, e.Dst, e, true)
 		}
 	}
 	if e.Dst.Kind == KindPod {
-		if pl := p.plans[e.Dst.Workload]; pl != nil {
+		for _, pl := range p.plansOf(e.Dst) {
 			p.addPeer(pl, pl.ingress, e.Src, e, false)
 		}
 	}
+}
+
+// plansOf returns the plans whose policies will govern a pod endpoint: its
+// workload's; for a workload without one, the plans of its namespace whose
+// selector happens to select the pod (policies add up, so their
+// allowances are all the pod will have).
+func (p *planner) plansOf(ep *Endpoint) []*plan {
+	if pl := p.plans[ep.Workload]; pl != nil {
+		return []*plan{pl}
+	}
+	if !p.covered[ep.Namespace] {
+		return nil
+	}
+	var out []*plan
+	for _, w := range p.order {
+		pl := p.plans[w]
+		if pl.ns == ep.Namespace && labels.SelectorFromSet(pl.selector).Matches(labels.Set(ep.Pod.Labels)) {
+			out = append(out, pl)
+			p.note("%s: some of its pods are selected by the policy of %s, which therefore also allows their connections", ep.Workload, w)
+		}
+	}
+	return out
 }
 
 func (p *planner) addPeer(pl *plan, side *sideAcc, peer *Endpoint, e *Edge, egress bool) {
@@ -280,9 +304,7 @@ func (p *planner) addPeer(pl *plan, side *sideAcc, peer *Endpoint, e *Edge, egre
 			pp = &podPeer{ep: peer, ports: map[portKey]string{}}
 			side.pods[peer.Workload] = pp
 		}
-		if _, ok := pp.ports[pk]; !ok {
-			pp.ports[pk] = p.portName(e.Dst.Workload, pk)
-		}
+		setName(pp.ports, pk, p.portName(e.Dst.Workload, pk))
 		pp.ev.add(e, label)
 	case KindNode, KindExternal:
 		m := side.external
@@ -297,11 +319,20 @@ func (p *planner) addPeer(pl *plan, side *sideAcc, peer *Endpoint, e *Edge, egre
 		a.addrs[peer.IP] = true
 		a.ev.add(e, label)
 		if !egress {
-			if _, ok := side.names[pk]; !ok {
-				side.names[pk] = p.portName(pl.workload, pk)
-			}
+			setName(side.names, pk, p.portName(e.Dst.Workload, pk))
 		}
 	}
+}
+
+// setName records the name a rule may use for a port. A plan can govern
+// the pods of more than one workload (see plansOf), and a named port
+// resolves on each destination pod: when the destinations disagree, the
+// rule names the number.
+func setName(m map[portKey]string, pk portKey, name string) {
+	if prev, ok := m[pk]; ok && prev != name {
+		name = ""
+	}
+	m[pk] = name
 }
 
 // isDNS: a connection to the cluster DNS that the DNS rule allows.

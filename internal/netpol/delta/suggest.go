@@ -271,11 +271,11 @@ func (p *planner) leaveOut(eng *netpol.Engine, e *Edge) string {
 		if !p.opts.IncludeDenied {
 			return "denied by the current policies: " + ev.why
 		}
-		if !ev.v.Egress.Allowed && !p.writes(e.Src) {
-			return "denied by policies of " + e.Src.Label() + ", which the suggestion does not replace: " + ev.why
+		if !ev.v.Egress.Allowed && !p.governs(e.Src) {
+			return "denied by policies of " + e.Src.Label() + ", which the suggestion does not cover: " + ev.why
 		}
-		if !ev.v.Ingress.Allowed && !p.writes(e.Dst) {
-			return "denied by policies of " + e.Dst.Label() + ", which the suggestion does not replace: " + ev.why
+		if !ev.v.Ingress.Allowed && !p.governs(e.Dst) {
+			return "denied by policies of " + e.Dst.Label() + ", which the suggestion does not cover: " + ev.why
 		}
 	}
 	return ""
