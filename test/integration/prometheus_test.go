@@ -1,19 +1,13 @@
 package integration
 
 import (
-	"context"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kubedelta/kubedelta/internal/detect"
-	"github.com/kubedelta/kubedelta/internal/sink"
 )
 
 // startPrometheus runs a real Prometheus scraping target (host:port,
@@ -117,70 +111,4 @@ func waitSeries(t *testing.T, prom, q string, ok func(promSample) bool) promSamp
 		return fmt.Errorf("result %v; targets: %s", res, targetHealth(prom))
 	})
 	return found
-}
-
-// writeSinkMetrics renders the dispatcher's counters in the Prometheus
-// text format (version 0.0.4).
-func writeSinkMetrics(w http.ResponseWriter, stats []sink.Stats) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	fmt.Fprintln(w, "# HELP kubedelta_sink_alerts_total Alerts by sink and outcome.")
-	fmt.Fprintln(w, "# TYPE kubedelta_sink_alerts_total counter")
-	for _, s := range stats {
-		for _, kv := range []struct {
-			result string
-			n      uint64
-		}{{"sent", s.Sent}, {"failed", s.Failed}, {"dropped", s.Dropped}, {"filtered", s.Filtered}} {
-			fmt.Fprintf(w, "kubedelta_sink_alerts_total{sink=%q,result=%q} %d\n", s.Sink, kv.result, kv.n)
-		}
-	}
-	fmt.Fprintln(w, "# HELP kubedelta_sink_queue_length Alerts waiting in a sink's queue.")
-	fmt.Fprintln(w, "# TYPE kubedelta_sink_queue_length gauge")
-	for _, s := range stats {
-		fmt.Fprintf(w, "kubedelta_sink_queue_length{sink=%q} %d\n", s.Sink, s.Pending)
-	}
-}
-
-// TestPrometheusScrapesSinkMetrics: a real Prometheus scrapes a /metrics
-// endpoint rendering the sink dispatcher's counters, and its query API
-// returns the series with the value the dispatcher counted. (The full
-// server's /metrics is scraped by TestPrometheusScrapesServe.)
-func TestPrometheusScrapesSinkMetrics(t *testing.T) {
-	requireIntegration(t)
-	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	t.Cleanup(hook.Close)
-	s, err := sink.New(sink.SinkConfig{Type: sink.TypeWebhook, URL: hook.URL}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := sink.NewDispatcher([]sink.Target{{Sink: s, Filter: sink.Filter{MinSeverity: detect.Medium}}}, sink.Options{BatchWait: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	for i := range 7 {
-		sev := detect.High
-		if i%3 == 0 {
-			sev = detect.Low // filtered
-		}
-		d.Publish(detect.Alert{ID: fmt.Sprint(i), Rule: "r", Severity: sev, Category: detect.CategoryAPI, Message: "m"})
-	}
-	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/metrics" {
-			http.NotFound(w, r)
-			return
-		}
-		writeSinkMetrics(w, d.Stats())
-	}))
-	t.Cleanup(metrics.Close)
-
-	prom := startPrometheus(t, strings.TrimPrefix(metrics.URL, "http://"))
-	waitSeries(t, prom, `up{job="kubedelta"}`, func(s promSample) bool { return s.value() == 1 })
-	sent := waitSeries(t, prom, `kubedelta_sink_alerts_total{result="sent"}`, func(s promSample) bool { return s.value() == 4 })
-	if sent.Metric["sink"] != "webhook" || sent.Metric["job"] != "kubedelta" {
-		t.Errorf("series labels %v", sent.Metric)
-	}
-	waitSeries(t, prom, `kubedelta_sink_alerts_total{result="filtered"}`, func(s promSample) bool { return s.value() == 3 })
 }
