@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // A small YAML writer for the cluster dump, in the block style of
@@ -122,7 +124,48 @@ func (y *yamlWriter) scalarStr(b []byte, s string) []byte {
 	if plainSafe(s) {
 		return append(b, s...)
 	}
-	return appendStr(b, s, false)
+	return yamlQuoted(b, s)
+}
+
+// yamlQuoted appends s as a YAML double-quoted scalar: JSON's escapes, plus
+// \u escapes for the characters YAML does not allow in a document (DEL, C1
+// controls, surrogates, U+FFFE and U+FFFF; YAML 1.1's printable set).
+func yamlQuoted(b []byte, s string) []byte {
+	if !strings.ContainsFunc(s, notYAMLPrintable) {
+		return appendStr(b, s, false)
+	}
+	b = append(b, '"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b = append(b, '\\', byte(r))
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case notYAMLPrintable(r) || r < 0x20:
+			if r > 0xffff {
+				b = append(b, fmt.Sprintf("\\U%08X", r)...)
+			} else {
+				b = append(b, fmt.Sprintf("\\u%04X", r)...)
+			}
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
+}
+
+func notYAMLPrintable(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		return false
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError:
+		return true
+	case r >= 0xd800 && r <= 0xdfff, r == 0xfffe, r == 0xffff, r == 0xfeff:
+		return true
+	}
+	return false
 }
 
 // plainSafe reports whether s can be written as a plain scalar that go-yaml
