@@ -54,9 +54,8 @@ func SpecDetectors(opts SpecOptions) []Detector {
 	}
 	return []Detector{
 		&specEscalationDetector{sys: sys, log: log},
-		&specRiskyDetector{sys: sys, log: log},
+		&specWorkloadDetector{sys: sys, log: log},
 		&specPersistenceDetector{sys: sys, log: log},
-		&specInventoryDetector{sys: sys, log: log},
 	}
 }
 

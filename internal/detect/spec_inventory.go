@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -10,26 +9,6 @@ import (
 	"github.com/kubedelta/kubedelta/internal/baseline"
 	"github.com/kubedelta/kubedelta/internal/event"
 )
-
-// specInventoryDetector is workload.first-seen, image.first-seen and
-// image.untrusted-registry: what runs in a namespace, compared with what
-// the namespace profile has ever had, from audited writes of pods and
-// workloads, from flows and from process events.
-type specInventoryDetector struct {
-	sys *specIdentities
-	log *slog.Logger
-}
-
-func (d *specInventoryDetector) Rules() []Rule {
-	return []Rule{
-		{ID: RuleWorkloadFirstSeen, Category: CategoryWorkload, Severity: Medium, MITRE: []string{"T1610"},
-			Summary: "a workload never seen in its namespace (from pod and workload creates, flows and process events), after learning and the namespace's warm-up"},
-		{ID: RuleImageFirstSeen, Category: CategoryImage, Severity: Medium, MITRE: []string{"T1610", "T1525"},
-			Summary: "an image repository never seen in the namespace (medium), or a new tag or digest of a known one (low), after learning and the namespace's warm-up"},
-		{ID: RuleImageUntrustedRegistry, Category: CategoryImage, Severity: High, MITRE: []string{"T1204.003", "T1610"},
-			Summary: "an image from a registry no workload of the cluster ever pulled from, after learning"},
-	}
-}
 
 // WorkloadOfWrite names what an audited write of a pod-carrying resource
 // (pods, deployments, daemonsets, statefulsets, replicasets, jobs,
@@ -49,12 +28,18 @@ func WorkloadOfWrite(r *event.APIRequest) (workload string, images []string, ok 
 	if len(r.RequestObject) > 0 && (r.Name == "" || specMayHold(r.RequestObject, `"image"`, `"ownerReferences"`, `"path"`)) {
 		objs, _ = specDecodeBody(r.RequestObject)
 	}
+	return specOwnerWorkload(kind, r, objs), specImagesOf(r.Resource, objs), true
+}
+
+// specImagesOf lists the distinct images of decoded objects of resource.
+func specImagesOf(resource string, objs []specObject) []string {
+	var images []string
 	for i := range objs {
-		for _, ps := range objs[i].podSpecs(r.Resource) {
+		for _, ps := range objs[i].podSpecs(resource) {
 			images = specAppendImages(images, ps)
 		}
 	}
-	return specOwnerWorkload(kind, r, objs), images, true
+	return images
 }
 
 // specOwnerWorkload resolves an object to its controller's workload from
@@ -125,25 +110,21 @@ func specKnownWorkload(p *baseline.Profiles, namespace, workload string) bool {
 	return np != nil && np.Workloads[workload] != nil
 }
 
-func (d *specInventoryDetector) API(s *State, r *event.APIRequest, emit Emit) {
-	if r.Subresource != "" || !specWriteVerb(r.Verb) || specWorkloadKind(r.APIGroup, r.Resource) == "" {
-		return
-	}
-	wl, images, ok := WorkloadOfWrite(r)
-	if !ok {
-		return
-	}
+// inventory is workload.first-seen, image.first-seen and
+// image.untrusted-registry for one decoded pod-carrying write.
+func (d *specWorkloadDetector) inventory(s *State, r *event.APIRequest, kind string, objs []specObject, emit Emit) {
+	wl := specOwnerWorkload(kind, r, objs)
 	subject := r.Actor().Username
 	src := func(detail string) Evidence { return specAuditEvidence(r, specRequestLine(r)+detail) }
 	if r.Verb == "create" && !specKnownWorkload(s.Profiles, r.Namespace, wl) {
 		d.firstSeen(s, r.Time, r.Namespace, wl, subject, "created by "+specActorText(r), src(""), emit)
 	}
-	for _, img := range images {
+	for _, img := range specImagesOf(r.Resource, objs) {
 		d.image(s, r.Time, r.Namespace, wl, subject, img, src(": image "+img), emit)
 	}
 }
 
-func (d *specInventoryDetector) Flow(s *State, f *Flow, emit Emit) {
+func (d *specWorkloadDetector) Flow(s *State, f *Flow, emit Emit) {
 	for _, p := range [2]*baseline.Peer{&f.Src, &f.Dst} {
 		if p.Kind != baseline.PeerWorkload || p.Workload == "" || specKnownWorkload(s.Profiles, p.Namespace, p.Workload) {
 			continue
@@ -153,7 +134,7 @@ func (d *specInventoryDetector) Flow(s *State, f *Flow, emit Emit) {
 	}
 }
 
-func (d *specInventoryDetector) Exec(s *State, e *event.Exec, emit Emit) {
+func (d *specWorkloadDetector) Exec(s *State, e *event.Exec, emit Emit) {
 	var buf [128]byte
 	wl := appendExecWorkload(buf[:0], e)
 	if len(wl) == 0 {
@@ -190,7 +171,7 @@ func specImageKnown(p *baseline.Profiles, ns, image string) bool {
 	return versions != nil && versions[ref.Version()] != nil
 }
 
-func (d *specInventoryDetector) firstSeen(s *State, t time.Time, ns, wl, subject, how string, ev Evidence, emit Emit) {
+func (d *specWorkloadDetector) firstSeen(s *State, t time.Time, ns, wl, subject, how string, ev Evidence, emit Emit) {
 	np := s.Profiles.Namespace(ns)
 	first, n := specNamespaceAge(np)
 	if !specNovel(s, t, first, n) {
@@ -217,7 +198,7 @@ func (d *specInventoryDetector) firstSeen(s *State, t time.Time, ns, wl, subject
 	})
 }
 
-func (d *specInventoryDetector) image(s *State, t time.Time, ns, wl, subject, image string, ev Evidence, emit Emit) {
+func (d *specWorkloadDetector) image(s *State, t time.Time, ns, wl, subject, image string, ev Evidence, emit Emit) {
 	p := s.Profiles
 	ref := baseline.ParseImage(image)
 	if p.Registries[ref.Registry] == nil && specNovel(s, t, p.Start, math.MaxUint64) {

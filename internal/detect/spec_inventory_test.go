@@ -11,7 +11,7 @@ import (
 )
 
 func wkInventory() []Detector {
-	return []Detector{&specInventoryDetector{sys: newSpecIdentities(nil), log: wkLog()}}
+	return []Detector{&specWorkloadDetector{sys: newSpecIdentities(nil), log: wkLog()}}
 }
 
 // wkShop is a warmed-up namespace "shop" running api and web from the
@@ -99,7 +99,7 @@ func TestInventoryFlowAndExec(t *testing.T) {
 	s := wkState()
 	wkShop(s)
 	var k wkSink
-	d := wkInventory()[0].(*specInventoryDetector)
+	d := wkInventory()[0].(*specWorkloadDetector)
 
 	known := baseline.Peer{Kind: baseline.PeerWorkload, Workload: "Deployment/shop/api", Namespace: "shop", IP: netip.MustParseAddr("10.244.1.7")}
 	stranger := baseline.Peer{Kind: baseline.PeerWorkload, Workload: "Deployment/shop/scanner", Namespace: "shop", IP: netip.MustParseAddr("10.244.2.9")}
@@ -142,7 +142,7 @@ func TestInventoryFlowAndExec(t *testing.T) {
 func TestInventoryAllocs(t *testing.T) {
 	s := wkState()
 	wkShop(s)
-	d := wkInventory()[0].(*specInventoryDetector)
+	d := wkInventory()[0].(*specWorkloadDetector)
 	e := &event.Exec{Time: wkNow, Namespace: "shop", Container: "c", Workload: "Deployment/shop/api",
 		Image: "registry.example.com/shop/api:1.4.2", Executable: "/usr/bin/api"}
 	emit := func(Alert) { t.Fatal("no alert expected") }

@@ -11,21 +11,30 @@ import (
 	"github.com/kubedelta/kubedelta/internal/event"
 )
 
-// specRiskyDetector is workload.risky-spec: pods and pod templates that
-// give a container the node (privileged, host namespaces, sensitive
-// hostPath volumes, escape-grade capabilities, root), pods created in
-// kube-system by people, and services opened outside the cluster.
-type specRiskyDetector struct {
+// specWorkloadDetector judges what runs: workload.risky-spec (pods and pod
+// templates that give a container the node, workloads created in
+// kube-system by people, services opened outside the cluster) and the
+// inventory rules workload.first-seen, image.first-seen and
+// image.untrusted-registry (what a namespace never ran, from audited
+// writes, flows and process events). One detector, so that a write's body
+// is decoded once for both.
+type specWorkloadDetector struct {
 	sys *specIdentities
 	log *slog.Logger
 }
 
-func (d *specRiskyDetector) Rules() []Rule {
-	return []Rule{{
-		ID: RuleWorkloadRiskySpec, Category: CategoryWorkload, Severity: Critical,
-		MITRE:   []string{"T1610", "T1611", "T1133", "T1557"},
-		Summary: "a pod or pod template written with privileged containers, host namespaces, sensitive hostPath volumes, dangerous capabilities, root, or a kube-system controller's service account; a workload created in kube-system by a non-system identity; a NodePort, LoadBalancer or externalIPs service",
-	}}
+func (d *specWorkloadDetector) Rules() []Rule {
+	return []Rule{
+		{ID: RuleWorkloadRiskySpec, Category: CategoryWorkload, Severity: Critical,
+			MITRE:   []string{"T1610", "T1611", "T1133", "T1557"},
+			Summary: "a pod or pod template written with privileged containers, host namespaces, sensitive hostPath volumes, dangerous capabilities, root, or a kube-system controller's service account; a workload created in kube-system by a non-system identity; a NodePort, LoadBalancer or externalIPs service"},
+		{ID: RuleWorkloadFirstSeen, Category: CategoryWorkload, Severity: Medium, MITRE: []string{"T1610"},
+			Summary: "a workload never seen in its namespace (from pod and workload creates, flows and process events), after learning and the namespace's warm-up"},
+		{ID: RuleImageFirstSeen, Category: CategoryImage, Severity: Medium, MITRE: []string{"T1610", "T1525"},
+			Summary: "an image repository never seen in the namespace (medium), or a new tag or digest of a known one (low), after learning and the namespace's warm-up"},
+		{ID: RuleImageUntrustedRegistry, Category: CategoryImage, Severity: High, MITRE: []string{"T1204.003", "T1610"},
+			Summary: "an image from a registry no workload of the cluster ever pulled from, after learning"},
+	}
 }
 
 // specWorkloadKind is the kind of the pod-carrying resources judged, by API
@@ -73,7 +82,7 @@ func specSystemNamespace(ns string) bool {
 	return ns == "kube-system" || ns == "kube-public" || ns == "kube-node-lease"
 }
 
-func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
+func (d *specWorkloadDetector) API(s *State, r *event.APIRequest, emit Emit) {
 	if !specWriteVerb(r.Verb) {
 		return
 	}
@@ -85,40 +94,47 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 		return
 	}
 	ephemeral := kind == "Pod" && r.Subresource == "ephemeralcontainers"
-	if r.Subresource != "" && !ephemeral {
+	if r.Subresource != "" && !ephemeral || !specJudged(r) {
 		return // status, scale, binding, eviction: no pod spec
 	}
+	// One decode serves both the spec and the inventory rules.
+	objs, note := d.decode(r)
 	actor := r.Actor().Username
-	if specPodTemplateController(r.User.Username) && specPodTemplateController(actor) ||
-		r.User.Username == "system:apiserver" {
-		return // judged where the template was written
+	if !(specPodTemplateController(r.User.Username) && specPodTemplateController(actor) ||
+		r.User.Username == "system:apiserver") {
+		d.risky(r, kind, objs, note, ephemeral, emit)
 	}
-	if !specJudged(r) {
-		return
+	if !ephemeral {
+		d.inventory(s, r, kind, objs, emit)
 	}
-	var (
-		fs   specFindings
-		note string
-		objs []specObject
-	)
-	switch {
-	case len(r.RequestObject) == 0:
-		note = specBodyMissing
-	case !specMayHold(r.RequestObject, `"privileged"`, `"host`, `"capabilities"`, `"allowPrivilegeEscalation"`, `"runAsUser"`, `"path"`) &&
-		(r.Namespace != "kube-system" || !specMayHold(r.RequestObject, `"serviceAccountName"`)):
-		// Nothing risky can be in it; only the generated name may be
-		// needed, for the kube-system check below.
-		if r.Name == "" {
-			objs, _ = specDecodeBody(r.RequestObject)
-		}
-	default:
-		var err error
-		objs, err = specDecodeBody(r.RequestObject)
-		if err != nil {
-			d.log.Debug("workload.risky-spec: undecodable request body", "auditID", r.AuditID, "err", err)
-			note = "request body could not be decoded: " + specClip(err.Error(), 120)
-		}
+}
+
+// decode returns the objects of a pod-carrying write's body, skipping the
+// decode when a byte scan shows nothing either family of rules reads;
+// note says why the body could not be judged.
+func (d *specWorkloadDetector) decode(r *event.APIRequest) ([]specObject, string) {
+	body := r.RequestObject
+	if len(body) == 0 {
+		return nil, specBodyMissing
 	}
+	// Without any field either family reads, only a generated name would
+	// need the body.
+	if r.Name != "" && !specMayHold(body, `"privileged"`, `"host`, `"capabilities"`, `"allowPrivilegeEscalation"`,
+		`"runAsUser"`, `"path"`, `"image"`, `"ownerReferences"`, `"serviceAccountName"`) {
+		return nil, ""
+	}
+	objs, err := specDecodeBody(body)
+	if err != nil {
+		d.log.Debug("workload rules: undecodable request body", "auditID", r.AuditID, "err", err)
+		return nil, "request body could not be decoded: " + specClip(err.Error(), 120)
+	}
+	return objs, ""
+}
+
+// risky is workload.risky-spec for one decoded write.
+func (d *specWorkloadDetector) risky(r *event.APIRequest, kind string, objs []specObject, note string, ephemeral bool, emit Emit) {
+	actor := r.Actor().Username
+	var fs specFindings
 	var images []string
 	for i := range objs {
 		for _, ps := range objs[i].podSpecs(r.Resource) {
@@ -129,15 +145,10 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 			}
 			specPodFindings(ps, &fs)
 			images = specAppendImages(images, ps)
-		}
-	}
-	if r.Namespace == "kube-system" && !d.sys.system(actor) {
-		for i := range objs {
-			for _, ps := range objs[i].podSpecs(r.Resource) {
-				if sa := ps.ServiceAccountName; specControllerAccount(sa) {
-					fs.add(specFinding{id: "serviceAccount:" + sa, sev: High,
-						text: "the service account of the " + sa + " (a controller's permissions, in a pod a person wrote)"})
-				}
+			if r.Namespace == "kube-system" && !d.sys.system(actor) && specControllerAccount(ps.ServiceAccountName) {
+				sa := ps.ServiceAccountName
+				fs.add(specFinding{id: "serviceAccount:" + sa, sev: High,
+					text: "the service account of the " + sa + " (a controller's permissions, in a pod a person wrote)"})
 			}
 		}
 	}
@@ -176,7 +187,7 @@ func (d *specRiskyDetector) API(s *State, r *event.APIRequest, emit Emit) {
 }
 
 // service judges Services opened outside the cluster.
-func (d *specRiskyDetector) service(r *event.APIRequest, emit Emit) {
+func (d *specWorkloadDetector) service(r *event.APIRequest, emit Emit) {
 	if len(r.RequestObject) == 0 || !specJudged(r) {
 		return // the type is only in the body; services are written all the time
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 func wkRisky() []Detector {
-	return []Detector{&specRiskyDetector{sys: newSpecIdentities(nil), log: wkLog()}}
+	return []Detector{&specWorkloadDetector{sys: newSpecIdentities(nil), log: wkLog()}}
 }
 
 // wkPod is a `kubectl run` pod body with extra spec JSON fields.
