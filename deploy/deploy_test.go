@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
+	"github.com/kubedelta/kubedelta/internal/cli/servecmd"
 	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/rbac"
 )
@@ -181,6 +183,15 @@ func checkDeployment(t *testing.T, d *appsv1.Deployment) {
 	}
 	if !slices.Contains(c.Args, "--token-file=/etc/kubedelta/auth/tokens") && !slices.Contains(c.Args, "--client-ca=/etc/kubedelta/client-ca/ca.crt") {
 		t.Errorf("args %q: no authentication (--token-file or --client-ca)", args)
+	}
+	// The arguments parse with the real command's flags: a renamed or
+	// removed flag fails here, not in the cluster.
+	serve := servecmd.NewCommand(iostreams.Streams{})
+	if c.Args[0] != serve.Name() {
+		t.Errorf("first argument %q, want the %q command", c.Args[0], serve.Name())
+	}
+	if err := serve.ParseFlags(c.Args[1:]); err != nil {
+		t.Errorf("kubedelta serve rejects the chart's arguments %q: %v", args, err)
 	}
 	if strings.Contains(args, "--insecure") {
 		t.Errorf("args %q: --insecure in a cluster", args)
