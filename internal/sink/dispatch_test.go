@@ -165,17 +165,21 @@ func TestRetryAfter429(t *testing.T) {
 }
 
 func TestPermanent4xxGivesUp(t *testing.T) {
-	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound} {
+	for _, status := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound, http.StatusFound} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			rec := newRecorder(t, func(int, http.ResponseWriter) int { return status })
+			rec := newRecorder(t, func(_ int, w http.ResponseWriter) int {
+				w.Header().Set("Location", "/elsewhere")
+				return status
+			})
 			d := newDispatcher(t, fast(), webhookTarget(t, rec.URL, Filter{}))
 			start(t, d)
 			d.Publish(testAlerts()[0])
 			d.Publish(testAlerts()[1])
 			waitFor(t, 5*time.Second, "give-up", func() bool { return d.Stats()[0].Failed == 2 })
 			time.Sleep(50 * time.Millisecond) // would-be retries have time to show
-			if n := len(rec.requests()); n != 1 {
-				t.Errorf("%d requests, want 1 (no retry on %d)", n, status)
+			reqs := rec.requests()
+			if len(reqs) != 1 || reqs[0].path != "/" {
+				t.Errorf("%d requests, want 1 to / (no retry, no redirect on %d)", len(reqs), status)
 			}
 			if st := d.Stats()[0]; st.Sent != 0 || st.Retries != 0 {
 				t.Errorf("stats %+v", st)

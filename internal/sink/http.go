@@ -18,9 +18,10 @@ import (
 	"unicode"
 )
 
-// HTTPError is a non-2xx answer. It wraps ErrPermanent for 4xx answers
-// other than 408 (request timeout) and 429 (too many requests): a receiver
-// that rejects a payload will reject it again.
+// HTTPError is a non-2xx answer. It wraps ErrPermanent for 3xx answers
+// (redirects are not followed) and 4xx answers other than 408 (request
+// timeout) and 429 (too many requests): a receiver that rejects a payload
+// will reject it again.
 type HTTPError struct {
 	StatusCode int
 	// RetryAfter is the receiver's Retry-After, 0 when absent or unparsable.
@@ -49,7 +50,8 @@ func (e *HTTPError) permanent() bool {
 	switch {
 	case e.StatusCode == http.StatusRequestTimeout, e.StatusCode == http.StatusTooManyRequests:
 		return false
-	case e.StatusCode >= 400 && e.StatusCode < 500:
+	case e.StatusCode >= 300 && e.StatusCode < 500:
+		// 3xx: redirects are not followed, the URL needs fixing.
 		return true
 	}
 	return false
@@ -98,7 +100,13 @@ func newPoster(c SinkConfig, log *slog.Logger) *poster {
 	// Log the header names only: their values are usually credentials.
 	log.Debug("sink configured", "url", redactURL(u), "headers", slices.Sorted(maps.Keys(c.Headers)), "timeout", timeout)
 	return &poster{
-		client:  &http.Client{Timeout: timeout, Transport: tr},
+		client: &http.Client{
+			Timeout:   timeout,
+			Transport: tr,
+			// Go would follow a 301/302/303 with a GET and no body, and a
+			// 200 from the new location would look like a delivery.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 		url:     u,
 		headers: maps.Clone(c.Headers),
 		log:     log,

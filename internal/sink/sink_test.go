@@ -344,7 +344,7 @@ func TestHTTPErrorClass(t *testing.T) {
 		status    int
 		permanent bool
 	}{
-		{400, true}, {401, true}, {403, true}, {404, true}, {413, true}, {422, true},
+		{301, true}, {302, true}, {307, true}, {400, true}, {401, true}, {403, true}, {404, true}, {413, true}, {422, true},
 		{408, false}, {429, false}, {500, false}, {502, false}, {503, false}, {504, false},
 	}
 	for _, tt := range tests {
