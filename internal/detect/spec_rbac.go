@@ -436,7 +436,7 @@ func (d *specEscalationDetector) token(s *State, r *event.APIRequest, emit Emit)
 	sev, score := High, 40.0
 	why := "whoever holds the token acts as that service account"
 	if r.Namespace == "kube-system" {
-		sev, why = Critical, "a kube-system service account: the controllers' credentials"
+		sev, why = Critical, "a kube-system account (the control plane's), whose permissions the token carries"
 	}
 	if s.Authorizer != nil {
 		var rules []rbacv1.PolicyRule

@@ -170,7 +170,7 @@ func TestEscalationIdentity(t *testing.T) {
 		// The fixture's `kubectl create token probe-sa -n probe-ns`.
 		{name: "token by a person", rule: RuleRBACEscalation, sev: High, message: "admin requested a token for service account probe-ns/probe-sa",
 			req: tokenFor("admin", "probe-ns", "probe-sa")},
-		{name: "token in kube-system", rule: RuleRBACEscalation, sev: Critical, message: "controllers' credentials",
+		{name: "token in kube-system", rule: RuleRBACEscalation, sev: Critical, message: "a kube-system account (the control plane's)",
 			req: tokenFor("alice", "kube-system", "clusterrole-aggregation-controller")},
 		{name: "token as usual", rule: RuleRBACEscalation, sev: Medium, message: "shop/api", setup: knownTokens,
 			req: tokenFor("system:serviceaccount:ci:deployer", "shop", "api")},
