@@ -285,6 +285,27 @@ func (x *Index) Pod(ns, name string) (*corev1.Pod, bool) {
 	return rec.pod, true
 }
 
+// PodByName returns the pod with that namespace and name: the current one,
+// else the most recent one that is gone (a finished Job's pod, a replaced
+// pod), so events that name a pod resolve after it is deleted.
+func (x *Index) PodByName(ns, name string) (*corev1.Pod, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if rec, ok := x.current[nsName{ns, name}]; ok {
+		return rec.pod, true
+	}
+	var best *podRecord
+	for _, rec := range x.byNamespace[ns] {
+		if rec.pod.Name == name && (best == nil || rec.from > best.from) {
+			best = rec
+		}
+	}
+	if best == nil {
+		return nil, false
+	}
+	return best.pod, true
+}
+
 func sortPods(pods []*corev1.Pod) {
 	slices.SortFunc(pods, func(a, b *corev1.Pod) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {

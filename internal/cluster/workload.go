@@ -112,6 +112,9 @@ func (o *owners) workloadOf(pod *corev1.Pod) Workload {
 		if _, mirror := pod.Annotations[corev1.MirrorPodAnnotationKey]; mirror {
 			return staticPodWorkload(pod, pod.Spec.NodeName)
 		}
+		if w, ok := o.workloadFromName(ns, pod.Name); ok {
+			return w
+		}
 		return Workload{Kind: KindPod, Namespace: ns, Name: pod.Name}
 	}
 	switch ref.Kind {
@@ -229,4 +232,44 @@ func staticPodWorkload(pod *corev1.Pod, node string) Workload {
 		}
 	}
 	return Workload{Kind: KindStaticPod, Namespace: pod.Namespace, Name: name}
+}
+
+// safeAlphabet is the alphabet of the random suffixes and pod-template
+// hashes controllers put in pod names (k8s.io/apimachinery
+// pkg/util/rand.SafeEncodeString: no vowels, no 0, 1 or 3).
+const safeAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+func inAlphabet(s, alphabet string) bool {
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(alphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// workloadFromName names the workload of a pod known only by its name (a
+// runtime sensor reported it; the dump no longer holds it, and it carried
+// no labels), from the names controllers generate:
+// "<cronjob>-<unix minutes>-<5 random>" is a CronJob's Job's pod, and
+// "<deployment>-<pod-template-hash>-<5 random>" a Deployment's pod (the
+// hash and suffix drawn from safeAlphabet). Anything else stays a Pod.
+func (o *owners) workloadFromName(ns, name string) (Workload, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || len(name)-i-1 != 5 || !inAlphabet(name[i+1:], safeAlphabet) {
+		return Workload{}, false
+	}
+	rest := name[:i]
+	j := strings.LastIndexByte(rest, '-')
+	if j <= 0 {
+		return Workload{}, false
+	}
+	prefix, mid := rest[:j], rest[j+1:]
+	if len(mid) >= 8 && inAlphabet(mid, "0123456789") {
+		return o.jobWorkload(ns, rest), true
+	}
+	if len(mid) >= 6 && len(mid) <= 10 && inAlphabet(mid, safeAlphabet) {
+		return Workload{Kind: "Deployment", Namespace: ns, Name: prefix}, true
+	}
+	return Workload{}, false
 }

@@ -126,3 +126,25 @@ func TestSplitScheduledJobName(t *testing.T) {
 		}
 	}
 }
+
+// Pods known only by name: a runtime sensor reported them, the dump no
+// longer has them, and they carry no labels.
+func TestWorkloadFromName(t *testing.T) {
+	x := NewIndex(&Inventory{})
+	tests := []struct{ name, want string }{
+		{"billing-reconcile-29921760-nd29d", "CronJob/shop/billing-reconcile"},
+		{"web-7d4b9c8f5-x2x9k", "Deployment/shop/web"},
+		{"shop-web-crgtk72pdd-dtrr7", "Deployment/shop/shop-web"},
+		{"node-debugger", "Pod/shop/node-debugger"},
+		{"postgres-0", "Pod/shop/postgres-0"},
+		// Vowels never appear in generated suffixes: a person's name stays a pod.
+		{"my-debug-shell", "Pod/shop/my-debug-shell"},
+		{"job-12345678-abcde", "Pod/shop/job-12345678-abcde"},
+	}
+	for _, tt := range tests {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: tt.name}}
+		if got := x.WorkloadOf(pod).String(); got != tt.want {
+			t.Errorf("WorkloadOf(%s) = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}

@@ -95,7 +95,7 @@ func (r *Resolver) PodWorkload(namespace, name string, labels []string) string {
 	if w, ok := r.hints[k]; ok {
 		return w
 	}
-	if pod, ok := r.idx.Pod(namespace, name); ok {
+	if pod, ok := r.idx.PodByName(namespace, name); ok {
 		return r.remember(k, r.idx.WorkloadOf(pod).String())
 	}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{}}}
