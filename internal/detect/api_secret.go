@@ -61,7 +61,11 @@ func (d *apiSecretDetector) API(s *State, r *event.APIRequest, emit Emit) {
 			learning = s.Learning(t, sp.Seen.First, sp.Seen.Count)
 		}
 	}
-	broad := r.Verb != "get" && (r.Namespace == "" || r.Namespace == "kube-system")
+	// Broad reads by an identity still learning (the global window, or its
+	// own warm-up) are what the baseline is for: an operator that watches
+	// every secret (cert-manager, an ingress controller) would otherwise be
+	// the loudest alert of every benign week.
+	broad := !learning && r.Verb != "get" && (r.Namespace == "" || r.Namespace == "kube-system")
 	first := !learning && !apiReadSecretsBefore(sp, r)
 	if broad || first {
 		emit(d.accessAlert(s, r, kind, sp, broad, first, learning))
@@ -107,7 +111,7 @@ func (d *apiSecretDetector) accessAlert(s *State, r *event.APIRequest, kind apiI
 		}
 		b.WriteString(r.Verb + " secrets " + where + ": every credential there in one call")
 		if known := sp != nil && !learning && sp.Calls[baseline.CallKey{Verb: r.Verb, Resource: "secrets", Namespace: r.Namespace}] != nil; known {
-			sev, score = Medium, 10
+			sev, score = Low, 5
 			b.WriteString(" (it has done so since " + sp.Seen.First.UTC().Format(time.DateOnly) + "; allowlist it if this is its job)")
 		} else if first {
 			b.WriteString(", and it never read a secret before")
