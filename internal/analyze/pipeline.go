@@ -5,9 +5,7 @@
 package analyze
 
 import (
-	"encoding/json"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/kubedelta/kubedelta/internal/baseline"
@@ -136,84 +134,20 @@ func (p *Pipeline) API(r *event.APIRequest) {
 	}
 }
 
-// learnWorkload records the images of pods and pod templates written
-// through the API, so that first-seen rules know what a namespace runs.
+// learnWorkload records the workloads and images written through the API
+// (the detectors' own reading of the write), so that first-seen rules know
+// what a namespace runs.
 func (p *Pipeline) learnWorkload(r *event.APIRequest) {
-	if len(r.RequestObject) == 0 || (r.Verb != "create" && r.Verb != "update" && r.Verb != "patch") || r.Subresource != "" {
+	workload, images, ok := detect.WorkloadOfWrite(r)
+	if !ok {
 		return
 	}
-	var kind string
-	switch r.Resource {
-	case "pods":
-		kind = "Pod"
-	case "deployments":
-		kind = "Deployment"
-	case "statefulsets":
-		kind = "StatefulSet"
-	case "daemonsets":
-		kind = "DaemonSet"
-	case "cronjobs":
-		kind = "CronJob"
-	case "jobs":
-		kind = "Job"
-	default:
-		return
-	}
-	var obj podSpecHolder
-	if json.Unmarshal(r.RequestObject, &obj) != nil {
-		return
-	}
-	name := r.Name
-	if name == "" {
-		name = obj.Metadata.Name
-	}
-	workload := kind + "/" + r.Namespace + "/" + name
-	if kind == "Pod" {
-		workload = "" // a pod's workload is its controller's, learned from that write
-	}
-	images := obj.images()
 	if len(images) == 0 {
 		p.opts.Baseline.ObserveWorkload(r.Namespace, workload, "", r.Time)
 	}
 	for _, img := range images {
 		p.opts.Baseline.ObserveWorkload(r.Namespace, workload, img, r.Time)
 	}
-}
-
-type containers struct {
-	Containers     []struct{ Image string } `json:"containers"`
-	InitContainers []struct{ Image string } `json:"initContainers"`
-}
-
-type podSpecHolder struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		containers
-		Template struct {
-			Spec containers `json:"spec"`
-		} `json:"template"`
-		JobTemplate struct {
-			Spec struct {
-				Template struct {
-					Spec containers `json:"spec"`
-				} `json:"template"`
-			} `json:"spec"`
-		} `json:"jobTemplate"`
-	} `json:"spec"`
-}
-
-func (h *podSpecHolder) images() []string {
-	var out []string
-	for _, c := range []containers{h.Spec.containers, h.Spec.Template.Spec, h.Spec.JobTemplate.Spec.Template.Spec} {
-		for _, x := range slices.Concat(c.Containers, c.InitContainers) {
-			if x.Image != "" && !slices.Contains(out, x.Image) {
-				out = append(out, x.Image)
-			}
-		}
-	}
-	return out
 }
 
 // Flow processes one network flow.
