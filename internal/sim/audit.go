@@ -251,7 +251,13 @@ func (e *engine) auditEvent(s *source, c *call, id []byte, stage string, recv, a
 
 // ref renders an objectRef (fields in the order of audit.ObjectReference).
 func ref(group, version, resource, ns, name, sub string) []byte {
-	b := make([]byte, 0, 96)
+	return refFull(group, version, resource, ns, name, "", "", sub)
+}
+
+// refFull renders an objectRef with the uid and resourceVersion the API
+// server fills in from the request body of an update.
+func refFull(group, version, resource, ns, name, uid, rv, sub string) []byte {
+	b := make([]byte, 0, 128)
 	b = append(b, `{"resource":`...)
 	b = appendStr(b, resource, true)
 	if ns != "" {
@@ -262,12 +268,20 @@ func ref(group, version, resource, ns, name, sub string) []byte {
 		b = append(b, `,"name":`...)
 		b = appendStr(b, name, true)
 	}
+	if uid != "" {
+		b = append(b, `,"uid":`...)
+		b = appendStr(b, uid, true)
+	}
 	if group != "" {
 		b = append(b, `,"apiGroup":`...)
 		b = appendStr(b, group, true)
 	}
 	b = append(b, `,"apiVersion":`...)
 	b = appendStr(b, version, true)
+	if rv != "" {
+		b = append(b, `,"resourceVersion":`...)
+		b = appendStr(b, rv, true)
+	}
 	if sub != "" {
 		b = append(b, `,"subresource":`...)
 		b = appendStr(b, sub, true)
@@ -421,6 +435,23 @@ func forbidden(user, verb string, r res, ns, name, sub string) []byte {
 	b = append(b, `"kind":`...)
 	b = appendStr(b, r.resource, true)
 	return append(b, `},"code":403}`...)
+}
+
+// deletedStatus is the responseStatus of a delete that removed the object
+// at once: the API server answers a Status of Success naming it (a graceful
+// delete, of a running pod, answers the object instead: code 200 only).
+func deletedStatus(r res, name, uid string) []byte {
+	b := []byte(`{"metadata":{},"status":"Success","details":{"name":`)
+	b = appendStr(b, name, true)
+	if r.group != "" {
+		b = append(b, `,"group":`...)
+		b = appendStr(b, r.group, true)
+	}
+	b = append(b, `,"kind":`...)
+	b = appendStr(b, r.resource, true)
+	b = append(b, `,"uid":`...)
+	b = appendStr(b, uid, true)
+	return append(b, `},"code":200}`...)
 }
 
 // watchQuery is a reflector's watch query string (client-go encodes

@@ -103,11 +103,19 @@ type periodic struct {
 	jitter time.Duration
 	lat    [2]time.Duration
 	fixed  bool // not scaled by Config.Rate
+	// refPre, when set, is an objectRef up to its resourceVersion's value:
+	// an update of an object the client holds (a lease).
+	refPre []byte
 }
 
 func (p *periodic) step(e *engine, s *source, now int64) int64 {
 	if !e.enabled(stAudit) {
 		return never
+	}
+	if p.refPre != nil {
+		b := append(p.c.ref[:0], p.refPre...)
+		b = appendInt(b, e.rvAt(now))
+		p.c.ref = append(b, '"', '}')
 	}
 	e.request(s, &p.c, now, s.rng.dur(p.lat[0], p.lat[1]))
 	gap := int64(p.every)
@@ -166,9 +174,13 @@ func (e *engine) addPeriodic(name string, p *periodic, first int64) {
 func (e *engine) controlPlane() {
 	w, a := e.w, e.act
 	lease := func(who *actor, ns, name string) {
+		lr := newRNG(w.cfg.Seed, "lease/"+ns+"/"+name)
+		full := refFull(rLeases.group, rLeases.version, rLeases.resource, ns, name, lr.uuid(), "@", "")
+		at := len(full) - 3 // before @"}
 		e.addPeriodic("lease/"+ns+"/"+name, &periodic{
-			c:     call{who: who, verb: "update", uri: rLeases.uri(ns, name, "", "timeout=10s"), ref: rLeases.ref(ns, name, "")},
+			c:     call{who: who, verb: "update", uri: rLeases.uri(ns, name, "", "timeout=10s")},
 			every: 10 * time.Second, jitter: 40 * time.Millisecond, lat: [2]time.Duration{2 * time.Millisecond, 9 * time.Millisecond},
+			refPre: full[:at:at],
 		}, e.start)
 	}
 	for i, n := range w.nodes {

@@ -131,7 +131,8 @@ func (e *engine) podScript(p *pod, s *source) {
 		e.request(s, &call{who: cj, verb: "update", uri: rCronJobs.path(ns, p.w.name, "status"), ref: rCronJobs.ref(ns, p.w.name, "status")}, t+ms(720, 900), ms(2, 6))
 		if !p.w.hostNetwork {
 			if ca := e.ciliumOn(p.node); ca != nil {
-				e.request(s, &call{who: ca, verb: "delete", uri: rCiliumEPs.path(ns, p.name, ""), ref: rCiliumEPs.ref(ns, p.name, "")}, p.gone, ms(2, 6))
+				e.request(s, &call{who: ca, verb: "delete", uri: rCiliumEPs.path(ns, p.name, ""), ref: rCiliumEPs.ref(ns, p.name, ""),
+					status: deletedStatus(rCiliumEPs, p.name, cepUID(p))}, p.gone, ms(2, 6))
 			}
 		}
 	}
@@ -150,10 +151,12 @@ func (e *engine) podScript(p *pod, s *source) {
 				e.sliceUpdate(s, p, t+ms(10, 40))
 			}
 			e.request(s, &status, t+(p.gone-t)/2, ms(2, 8))
-			e.request(s, &call{who: kubelet, verb: "delete", uri: podPath, ref: podRef, level: levelRequestResponse}, p.gone, ms(3, 9))
+			e.request(s, &call{who: kubelet, verb: "delete", uri: podPath, ref: podRef, level: levelRequestResponse,
+				status: deletedStatus(rPods, p.name, p.uid)}, p.gone, ms(3, 9))
 			if !p.w.hostNetwork {
 				if ca := e.ciliumOn(p.node); ca != nil {
-					e.request(s, &call{who: ca, verb: "delete", uri: rCiliumEPs.path(ns, p.name, ""), ref: rCiliumEPs.ref(ns, p.name, "")}, p.gone+ms(5, 30), ms(2, 6))
+					e.request(s, &call{who: ca, verb: "delete", uri: rCiliumEPs.path(ns, p.name, ""), ref: rCiliumEPs.ref(ns, p.name, ""),
+						status: deletedStatus(rCiliumEPs, p.name, cepUID(p))}, p.gone+ms(5, 30), ms(2, 6))
 				}
 			}
 		}
@@ -188,6 +191,12 @@ func splitFields(s string) []string {
 		}
 	}
 	return out
+}
+
+// cepUID is the UID of p's CiliumEndpoint.
+func cepUID(p *pod) string {
+	r := rng{s: hash64(p.uid + "/ciliumendpoint")}
+	return r.uuid()
 }
 
 // sliceUpdate is the EndpointSlice controller updating p's service's slice.
@@ -284,11 +293,12 @@ func (e *engine) jobScript(j *job, s *source) {
 	e.request(s, &call{who: cj, verb: "update", uri: rCronJobs.path(ns, j.cj.name, "status"), ref: rCronJobs.ref(ns, j.cj.name, "status")},
 		j.created+r.dur(8*time.Millisecond, 12*time.Millisecond), r.dur(2*time.Millisecond, 6*time.Millisecond))
 	if j.deleted != 0 {
-		e.request(s, &call{who: cj, verb: "delete", uri: rJobs.path(ns, j.name, ""), ref: rJobs.ref(ns, j.name, ""), level: levelRequestResponse},
-			j.deleted, r.dur(2*time.Millisecond, 6*time.Millisecond))
+		e.request(s, &call{who: cj, verb: "delete", uri: rJobs.path(ns, j.name, ""), ref: rJobs.ref(ns, j.name, ""), level: levelRequestResponse,
+			status: deletedStatus(rJobs, j.name, j.uid)}, j.deleted, r.dur(2*time.Millisecond, 6*time.Millisecond))
 		if p := j.pod; p.deleted != 0 {
+			// A finished pod is deleted at once.
 			e.request(s, &call{who: e.act.controller["generic-garbage-collector"], verb: "delete", uri: rPods.path(ns, p.name, ""), ref: rPods.ref(ns, p.name, ""),
-				level: levelRequestResponse}, p.deleted, r.dur(2*time.Millisecond, 6*time.Millisecond))
+				level: levelRequestResponse, status: deletedStatus(rPods, p.name, p.uid)}, p.deleted, r.dur(2*time.Millisecond, 6*time.Millisecond))
 		}
 	}
 }
