@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -115,7 +116,9 @@ type testServer struct {
 type serverConfig struct {
 	opts      server.Options
 	storeOpts store.Options
-	tls       bool
+	// tls serves HTTPS; client is then the client to use.
+	tls    *tls.Config
+	client *http.Client
 }
 
 // startServer runs a real server (real store, real listener on 127.0.0.1:0)
@@ -147,9 +150,13 @@ func startServer(t testing.TB, dir string, cfg serverConfig) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{t: t, srv: srv, st: st, base: "http://" + ln.Addr().String(), client: &http.Client{Timeout: 30 * time.Second}, done: make(chan error, 1), logs: logs}
+	if cfg.tls != nil {
+		ts.base = "https://" + ln.Addr().String()
+		ts.client = cfg.client
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts.cancel = cancel
-	go func() { ts.done <- srv.Serve(ctx, ln, nil) }()
+	go func() { ts.done <- srv.Serve(ctx, ln, cfg.tls) }()
 	t.Cleanup(ts.stop)
 	return ts
 }
