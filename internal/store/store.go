@@ -380,8 +380,9 @@ func (s *Store) Run(ctx context.Context) error {
 // cannot continue safely (e.g. a failed WAL write): it must not return.
 type pebbleLogger struct{ l *slog.Logger }
 
+// Infof is Pebble's routine chatter (WAL recovery, file lists): debug level.
 func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Info("pebble", "detail", fmt.Sprintf(format, args...))
+	p.l.Debug("pebble", "detail", fmt.Sprintf(format, args...))
 }
 
 func (p pebbleLogger) Errorf(format string, args ...any) {

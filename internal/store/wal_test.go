@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kubedelta/kubedelta/internal/server"
 )
@@ -323,5 +324,42 @@ func TestConcurrentAppendReplay(t *testing.T) {
 		if seen[seq] != rec {
 			t.Fatalf("seq %d: processed %q, acknowledged %q", seq, seen[seq], rec)
 		}
+	}
+}
+
+// TestSettleOutOfOrder drives the visibility mark directly: a record whose
+// write finishes before an earlier one's waits for it, and a failed write
+// settles without counting.
+func TestSettleOutOfOrder(t *testing.T) {
+	var w walState
+	w.settled.L = &w.mu
+	w.next, w.max = 1, 100
+	s1, _ := w.reserve(10)
+	s2, _ := w.reserve(20)
+	s3, _ := w.reserve(30)
+	if _, err := w.reserve(41); !errors.Is(err, ErrWALFull) {
+		t.Fatalf("reserve over the bound = %v", err)
+	}
+	done3, done2 := make(chan struct{}), make(chan struct{})
+	go func() { w.settle(s3, true); close(done3) }()
+	go func() { w.settle(s2, false); close(done2) }()
+	select {
+	case <-done3:
+		t.Fatal("seq 3 became visible before seq 1 settled")
+	case <-done2:
+		t.Fatal("seq 2 became visible before seq 1 settled")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if v := w.visibleSeq(); v != 0 {
+		t.Fatalf("visible = %d before seq 1 settled", v)
+	}
+	w.settle(s1, true)
+	<-done2
+	<-done3
+	if v := w.visibleSeq(); v != 3 {
+		t.Fatalf("visible = %d, want 3", v)
+	}
+	if b, r := w.pending(); b != 40 || r != 2 {
+		t.Fatalf("pending = %d bytes %d records, want 40, 2 (the failed write does not count)", b, r)
 	}
 }
