@@ -118,11 +118,11 @@ func (p *periodic) step(e *engine, s *source, now int64) int64 {
 		p.c.ref = append(b, '"', '}')
 	}
 	e.request(s, &p.c, now, s.rng.dur(p.lat[0], p.lat[1]))
-	gap := int64(p.every)
+	gap := int64(p.every) + s.rng.dur(0, p.jitter)
 	if !p.fixed {
 		gap = int64(float64(gap) / e.rate)
 	}
-	return now + gap + s.rng.dur(0, p.jitter)
+	return now + max(gap, 1)
 }
 
 // watch is one informer: it watches r (in ns, with an extra selector)
@@ -147,7 +147,7 @@ func (wt *watch) step(e *engine, s *source, now int64) int64 {
 	dur += s.rng.dur(200*time.Microsecond, 3*time.Millisecond)
 	lat := s.rng.dur(250*time.Microsecond, 1500*time.Microsecond)
 	e.longRequest(s, &wt.c, now, lat, max(dur, lat+1))
-	return now + dur + s.rng.dur(300*time.Microsecond, 60*time.Millisecond)
+	return now + dur + int64(float64(s.rng.dur(300*time.Microsecond, 60*time.Millisecond))/e.rate)
 }
 
 // addWatch starts an informer of who on r.

@@ -122,13 +122,10 @@ func (e *engine) renderEndpoint(p *pod, local bool) []byte {
 // topOwner is the workload Cilium reports for a pod.
 func topOwner(p *pod) (kind, name string) {
 	switch p.w.kind {
-	case kindStatic:
+	case kindStatic, kindPod:
 		return "", ""
 	case kindCronJob:
 		return "CronJob", p.w.name
-	}
-	if p.w.kind == kindDeployment && p.w.attack != "" && len(p.w.revisions) == 0 {
-		return "", ""
 	}
 	return p.w.kind, p.w.name
 }

@@ -276,7 +276,7 @@ func (a *podActivity) step(e *engine, s *source, now int64) int64 {
 			every = time.Hour
 		}
 		e.request(s, &a.api, now, r.dur(time.Millisecond, 4*time.Millisecond))
-		a.apiAt = now + int64(float64(every)/e.rate) + r.dur(0, 2*time.Second)
+		a.apiAt = now + int64(float64(int64(every)+r.dur(0, 2*time.Second))/e.rate)
 	}
 	return min(a.probeAt, a.apiAt)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -320,4 +321,40 @@ func TestBootstrapMatchesRBACTestdata(t *testing.T) {
 			t.Errorf("bootstrap/%s differs from internal/rbac/testdata/bootstrap/%s", f, f)
 		}
 	}
+}
+
+// heapProbe samples the heap in use while the audit stream is written.
+type heapProbe struct {
+	writes int
+	max    uint64
+}
+
+func (h *heapProbe) Write(p []byte) (int, error) {
+	h.writes++
+	if h.writes%50 == 0 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		h.max = max(h.max, ms.HeapInuse)
+	}
+	return len(p), nil
+}
+
+// Generation streams: a million events need no more memory than a few, and
+// a high rate is reached.
+func TestStreamingMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a million audit events")
+	}
+	h := &heapProbe{}
+	sum, err := Generate(Config{Seed: 4, Namespaces: 30, Days: 1.0 / 24, Rate: 300}, Writers{Audit: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := float64(sum.AuditEvents) / 3600; got < 300*0.9 || got > 300*1.1 {
+		t.Errorf("rate 300: %.1f audit events per second", got)
+	}
+	if h.max > 64<<20 {
+		t.Errorf("%d MiB of heap in use for %d events", h.max>>20, sum.AuditEvents)
+	}
+	t.Logf("%d audit events, at most %d MiB of heap in use", sum.AuditEvents, h.max>>20)
 }
