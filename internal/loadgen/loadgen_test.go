@@ -79,7 +79,9 @@ func TestGeneratedBatchesDecode(t *testing.T) {
 	}
 }
 
-func sprintf(format, s string) string { return string(bytes.Replace([]byte(format), []byte("%s"), []byte(s), 1)) }
+func sprintf(format, s string) string {
+	return string(bytes.Replace([]byte(format), []byte("%s"), []byte(s), 1))
+}
 
 // TestRunBounds runs against a minimal loopback receiver and checks the
 // event bound, the counters and that latency is measured.
