@@ -49,7 +49,7 @@ type walState struct {
 }
 
 // load rebuilds the in-memory WAL state from the released mark and a scan of
-// the l/ keys: 12 bytes per record, whatever the records' size.
+// the l/ keys: 14 bytes per record, whatever the records' size.
 func (w *walState) load(db *pebble.DB, maxBytes int64) error {
 	w.max = maxBytes
 	released, err := getUint64(db, keyReleased)
