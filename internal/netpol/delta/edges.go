@@ -91,8 +91,12 @@ type EdgeKey struct {
 	Proto    event.Protocol
 }
 
-// edgeStat aggregates the flows of one edge. Times are Unix nanoseconds.
+// edgeStat is one edge and the aggregate of its flows, in one cache line.
+// Times are Unix nanoseconds; next chains the edges of one (source,
+// destination) pair.
 type edgeStat struct {
+	key                            EdgeKey
+	next                           int32
 	flows, bytes, packets, dropped uint64
 	first, last                    int64
 }
@@ -113,23 +117,26 @@ type Edge struct {
 type Edges struct {
 	endpoints []Endpoint
 	variants  map[string]int32 // endpoint interning key -> index
-	index     map[EdgeKey]int32
-	keys      []EdgeKey
-	stats     []edgeStat
-	flows     int64
-	from, to  int64
+	// pairs maps (source, destination) to its first edge; the pair's
+	// edges (one per port and protocol) are chained through edgeStat.next.
+	// A 64-bit key keeps the per-flow lookup on the fast map path.
+	pairs    map[uint64]int32
+	keys     []EdgeKey
+	stats    []edgeStat
+	flows    int64
+	from, to int64
 }
 
 // NewEdges returns an empty aggregate.
 func NewEdges() *Edges {
-	return &Edges{variants: map[string]int32{}, index: map[EdgeKey]int32{}}
+	return &Edges{variants: map[string]int32{}, pairs: map[uint64]int32{}}
 }
 
 // Flows is the number of flows added.
 func (es *Edges) Flows() int64 { return es.flows }
 
 // Len is the number of distinct edges.
-func (es *Edges) Len() int { return len(es.keys) }
+func (es *Edges) Len() int { return len(es.stats) }
 
 // Window is the span of the flows' times (zero when empty).
 func (es *Edges) Window() (from, to time.Time) {
@@ -162,12 +169,19 @@ func (es *Edges) observe(k EdgeKey, bytes, packets uint64, dropped bool, t int64
 		es.to = t
 	}
 	es.flows++
-	i, ok := es.index[k]
+	pair := uint64(uint32(k.Src))<<32 | uint64(uint32(k.Dst))
+	head, ok := es.pairs[pair]
 	if !ok {
+		head = -1
+	}
+	i := head
+	for i >= 0 && (es.stats[i].key.Port != k.Port || es.stats[i].key.Proto != k.Proto) {
+		i = es.stats[i].next
+	}
+	if i < 0 {
 		i = int32(len(es.stats))
-		es.index[k] = i
-		es.keys = append(es.keys, k)
-		es.stats = append(es.stats, edgeStat{first: t, last: t})
+		es.pairs[pair] = i
+		es.stats = append(es.stats, edgeStat{key: k, first: t, last: t, next: head})
 	}
 	s := &es.stats[i]
 	s.flows++
@@ -187,9 +201,10 @@ func (es *Edges) observe(k EdgeKey, bytes, packets uint64, dropped bool, t int64
 // List returns every edge, sorted by source, destination, protocol and
 // port labels (a stable order for reports).
 func (es *Edges) List() []Edge {
-	out := make([]Edge, len(es.keys))
-	for i, k := range es.keys {
+	out := make([]Edge, len(es.stats))
+	for i := range es.stats {
 		s := &es.stats[i]
+		k := s.key
 		out[i] = Edge{
 			Src: &es.endpoints[k.Src], Dst: &es.endpoints[k.Dst], Port: k.Port, Protocol: k.Proto,
 			Flows: s.flows, Bytes: s.bytes, Packets: s.packets, Dropped: s.dropped,

@@ -25,6 +25,10 @@ const (
 	// serviceBucket is how long a Service's backends are taken as
 	// unchanged when translating flows to its address.
 	serviceBucket = int64(time.Minute)
+	// ipBucket is the span of the per-address resolution cache: an
+	// address's endpoint is cached for one bucket when it is certain to be
+	// the same over the whole bucket (see resolveCached).
+	ipBucket = int64(time.Minute)
 )
 
 // Ingester resolves flows against the cluster index, as of each flow's time,
@@ -44,6 +48,18 @@ type Ingester struct {
 	addrs  map[addrKey]int32
 	svcs   map[svcKey]svcTarget
 	nAddrs int
+	// ip4 and ip6 cache an address's endpoint for one time bucket.
+	ip4 map[uint32]cached
+	ip6 map[[16]byte]cached
+}
+
+// cached is an address's endpoint over one time bucket.
+type cached struct {
+	bucket int64
+	ep     int32
+	// external: an address endpoint, which a flow naming a pod at that
+	// address must not be given (the flow's hint wins).
+	external bool
 }
 
 type hintKey struct{ namespace, pod string }
@@ -78,6 +94,8 @@ func NewIngester(idx *cluster.Index, podNetworks []netip.Prefix) *Ingester {
 		hints: map[hintKey]int32{},
 		addrs: map[addrKey]int32{},
 		svcs:  map[svcKey]svcTarget{},
+		ip4:   map[uint32]cached{},
+		ip6:   map[[16]byte]cached{},
 	}
 }
 
@@ -87,10 +105,89 @@ func (g *Ingester) Edges() *Edges { return g.edges }
 // Add resolves both ends of f and adds it to its edge. Replies must have
 // been dropped already (the flow decoders do).
 func (g *Ingester) Add(f *event.Flow) {
-	src, _ := g.resolve(&f.Src, f, 0, false)
-	dst, port := g.resolve(&f.Dst, f, f.Dst.Port, true)
+	t := f.Time.UnixNano()
+	src, _ := g.resolveCached(&f.Src, f, t, 0, false)
+	dst, port := g.resolveCached(&f.Dst, f, t, f.Dst.Port, true)
 	g.edges.observe(EdgeKey{Src: src, Dst: dst, Port: port, Proto: f.Protocol},
-		f.Bytes, f.Packets, f.Verdict == event.VerdictDropped, f.Time.UnixNano())
+		f.Bytes, f.Packets, f.Verdict == event.VerdictDropped, t)
+}
+
+// resolveCached is resolve with a per-address cache over time buckets.
+// An entry is only made when the address is certain to resolve to the same
+// endpoint over the whole bucket:
+//   - a pod: the index returns the same holding at the bucket's first and
+//     last instant, and a holding that starts later ends the earlier one,
+//     so no other pod held the address in between;
+//   - a node address (pods never hold one);
+//   - an external address (outside the pod networks, where no pod lives).
+//
+// Services (translated per port), pods named only by the flow and
+// unresolved addresses are resolved every time. Flows without a time
+// (resolved against the current holders) are not cached either.
+func (g *Ingester) resolveCached(e *event.Endpoint, f *event.Flow, t int64, port uint16, dst bool) (int32, uint16) {
+	ip := e.IP
+	if !ip.IsValid() || f.Time.IsZero() {
+		return g.resolve(e, f, port, dst)
+	}
+	b := t / ipBucket
+	if t < 0 && t%ipBucket != 0 {
+		b-- // floor
+	}
+	var k4 uint32
+	var k6 [16]byte
+	v4 := ip.Is4()
+	if v4 {
+		a := ip.As4()
+		k4 = uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+		if c, ok := g.ip4[k4]; ok && c.bucket == b && !(c.external && e.Pod != "") {
+			return c.ep, port
+		}
+	} else {
+		k6 = ip.As16()
+		if c, ok := g.ip6[k6]; ok && c.bucket == b && !(c.external && e.Pod != "") {
+			return c.ep, port
+		}
+	}
+	id, p := g.resolve(e, f, port, dst)
+	if !g.cacheable(id, ip, b) {
+		return id, p
+	}
+	c := cached{bucket: b, ep: id, external: g.edges.endpoints[id].Kind == KindExternal}
+	if v4 {
+		if len(g.ip4) >= maxCache {
+			clear(g.ip4)
+		}
+		g.ip4[k4] = c
+	} else {
+		if len(g.ip6) >= maxCache {
+			clear(g.ip6)
+		}
+		g.ip6[k6] = c
+	}
+	return id, p
+}
+
+// cacheable reports whether endpoint id, resolved for ip at some time of
+// bucket b, is ip's endpoint over the whole bucket.
+func (g *Ingester) cacheable(id int32, ip netip.Addr, b int64) bool {
+	ep := &g.edges.endpoints[id]
+	switch ep.Kind {
+	case KindNode, KindExternal:
+		if ep.Kind == KindExternal && ep.IP != ip.Unmap() {
+			return false // kept by network past maxExternalAddrs
+		}
+		return true
+	case KindPod:
+		if ep.FromFlow {
+			return false
+		}
+		first := time.Unix(0, b*ipBucket)
+		last := time.Unix(0, (b+1)*ipBucket-1)
+		p1, ok1 := g.idx.PodAt(ip, first)
+		p2, ok2 := g.idx.PodAt(ip, last)
+		return ok1 && ok2 && p1 == p2 && g.pods[p1] == id
+	}
+	return false
 }
 
 // resolve finds the endpoint of e at the flow's time. For a destination, a

@@ -23,26 +23,24 @@ func (u *unusedState) rules() []RuleUsage {
 			r.UsedBy = append(r.UsedBy, p)
 		}
 		slices.Sort(r.UsedBy)
-		admitted := u.admittedWorkloads(ra.grant.Peers)
-		// A policy admitting its own pods (same-namespace rules) does not
-		// make them unused peers.
-		for w := range ra.appliesTo {
-			delete(admitted, w)
-		}
 		var idle []string
-		for w := range admitted {
-			if _, ok := ra.usedBy[w]; !ok {
-				idle = append(idle, w)
+		if ra.flows > 0 && !ra.grant.Peers.All && len(ra.grant.Peers.IPBlocks) == 0 {
+			// A policy admitting its own pods (same-namespace rules) does
+			// not make them unused peers.
+			for w := range u.admittedWorkloads(ra.grant.Peers) {
+				if _, used := ra.usedBy[w]; !used && !ra.appliesTo[w] {
+					idle = append(idle, w)
+				}
 			}
+			slices.Sort(idle)
 		}
-		slices.Sort(idle)
 		applies := listText(shortNames(r.AppliesTo), 3)
 		switch {
 		case ra.flows == 0:
 			r.Status = RuleUnused
 			r.Why = fmt.Sprintf("no observed flow matched it; it lets %s %s %s on %s",
 				applies, verbFor(ref.Direction), describePeers(ra.grant.Peers), r.Ports)
-		case !ra.grant.Peers.All && len(ra.grant.Peers.IPBlocks) == 0 && len(idle) > 0:
+		case len(idle) > 0:
 			r.Status = RulePartlyUsed
 			r.Why = fmt.Sprintf("it admits %s; only %s used it (%d flows), never %s: narrow its peers",
 				describePeers(ra.grant.Peers), listText(shortNames(r.UsedBy), 4), ra.flows, listText(shortNames(idle), 4))
@@ -74,9 +72,15 @@ func (u *unusedState) admittedWorkloads(ps netpol.PeerSet) map[string]bool {
 	for _, w := range ps.Workloads {
 		out[w] = true
 	}
-	for _, wr := range u.reach.Workloads {
-		if ps.All || slices.Contains(ps.Namespaces, wr.Namespace) {
+	if ps.All {
+		for _, wr := range u.reach.Workloads {
 			out[wr.Workload] = true
+		}
+		return out
+	}
+	for _, ns := range ps.Namespaces {
+		for _, w := range u.nsNames[ns] {
+			out[w] = true
 		}
 	}
 	return out

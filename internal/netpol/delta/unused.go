@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -220,6 +223,9 @@ type unusedState struct {
 	byWorkload   map[string]*wlAcc
 	grants       map[netpol.RuleRef]*ruleAcc
 	grantedRules map[string][]netpol.RuleRef // workload -> rules applying to it
+	nsNames      map[string][]string         // namespace -> workloads with running pods
+
+	scratchNS, scratchWL, scratchExt map[string]bool
 }
 
 type wlAcc struct {
@@ -242,7 +248,7 @@ func newUnusedState(eng *netpol.Engine, idx *cluster.Index, reach *netpol.ReachR
 		eng: eng, idx: idx, reach: reach,
 		wlPods: map[string]int{}, nsWorkloads: map[string]int{},
 		byWorkload: map[string]*wlAcc{}, grants: map[netpol.RuleRef]*ruleAcc{},
-		grantedRules: map[string][]netpol.RuleRef{},
+		grantedRules: map[string][]netpol.RuleRef{}, nsNames: map[string][]string{},
 	}
 	for i := range reach.Workloads {
 		wr := &reach.Workloads[i]
@@ -251,6 +257,7 @@ func newUnusedState(eng *netpol.Engine, idx *cluster.Index, reach *netpol.ReachR
 			u.activeNS++
 		}
 		u.nsWorkloads[wr.Namespace]++
+		u.nsNames[wr.Namespace] = append(u.nsNames[wr.Namespace], wr.Workload)
 		u.totalWls++
 		a := u.workload(wr.Workload, wr.Namespace)
 		a.reach = wr
@@ -274,7 +281,9 @@ func (u *unusedState) workload(name, ns string) *wlAcc {
 }
 
 // collectGrants asks the engine which rules apply to each isolated
-// workload's running pods: one pod per distinct label set.
+// workload's running pods: one pod per distinct label set. The engine is
+// safe for concurrent use and AllowedPeers costs a pass over the cluster,
+// so the questions are asked in parallel and the answers merged in order.
 func (u *unusedState) collectGrants() {
 	byNS := map[string]bool{}
 	for _, wr := range u.reach.Workloads {
@@ -287,6 +296,12 @@ func (u *unusedState) collectGrants() {
 		namespaces = append(namespaces, ns)
 	}
 	slices.Sort(namespaces)
+	type job struct {
+		workload string
+		pod      *corev1.Pod
+		al       netpol.Allowance
+	}
+	var jobs []job
 	for _, ns := range namespaces {
 		seen := map[string]bool{}
 		for _, p := range u.idx.PodsInNamespace(ns) {
@@ -299,21 +314,32 @@ func (u *unusedState) collectGrants() {
 				continue
 			}
 			key := variantKey(w, ns, p.Labels)
-			if seen[key] {
-				continue
+			if !seen[key] {
+				seen[key] = true
+				jobs = append(jobs, job{workload: w, pod: p})
 			}
-			seen[key] = true
-			al := u.eng.AllowedPeers(p)
-			for _, g := range append(al.Ingress, al.Egress...) {
-				ra := u.grants[g.Rule]
-				if ra == nil {
-					ra = &ruleAcc{grant: g, appliesTo: map[string]bool{}, usedBy: map[string]uint64{}}
-					u.grants[g.Rule] = ra
-				}
-				if !ra.appliesTo[w] {
-					ra.appliesTo[w] = true
-					u.grantedRules[w] = append(u.grantedRules[w], g.Rule)
-				}
+		}
+	}
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for range min(runtime.GOMAXPROCS(0), len(jobs)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(jobs)); i = next.Add(1) - 1 {
+				jobs[i].al = u.eng.AllowedPeers(jobs[i].pod)
+			}
+		})
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		for _, g := range append(j.al.Ingress, j.al.Egress...) {
+			ra := u.grants[g.Rule]
+			if ra == nil {
+				ra = &ruleAcc{grant: g, appliesTo: map[string]bool{}, usedBy: map[string]uint64{}}
+				u.grants[g.Rule] = ra
+			}
+			if !ra.appliesTo[j.workload] {
+				ra.appliesTo[j.workload] = true
+				u.grantedRules[j.workload] = append(u.grantedRules[j.workload], g.Rule)
 			}
 		}
 	}
@@ -545,9 +571,13 @@ func openExternal(w WorkloadReport) int {
 // side summarizes reach groups.
 func (u *unusedState) side(groups []netpol.ReachGroup, isolated bool) AllowedSide {
 	s := AllowedSide{Isolated: isolated}
-	namespaces := map[string]bool{}
-	workloads := map[string]bool{}
-	external := map[string]bool{}
+	if u.scratchNS == nil {
+		u.scratchNS, u.scratchWL, u.scratchExt = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	}
+	namespaces, workloads, external := u.scratchNS, u.scratchWL, u.scratchExt
+	clear(namespaces)
+	clear(workloads)
+	clear(external)
 	all := false
 	for _, g := range groups {
 		s.Pods += g.Pods
@@ -592,11 +622,15 @@ func (u *unusedState) side(groups []netpol.ReachGroup, isolated bool) AllowedSid
 
 // workloadNamespace returns the namespace of "Kind/namespace/name".
 func workloadNamespace(w string) string {
-	parts := strings.Split(w, "/")
-	if len(parts) == 3 {
-		return parts[1]
+	_, rest, ok := strings.Cut(w, "/")
+	if !ok {
+		return ""
 	}
-	return ""
+	ns, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	return ns
 }
 
 // usedPods counts the running pods of the observed peer workloads.
