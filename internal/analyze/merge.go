@@ -25,21 +25,64 @@ type Item struct {
 // overlaps with analysis.
 type Source func(ctx context.Context, emit func(Item) error) error
 
-// CopyAPI returns a copy of r that outlives the decoder's callback. Strings
-// and string slices are interned by the decoders and never modified, so only
-// the bodies are copied.
-func CopyAPI(r *event.APIRequest) *event.APIRequest {
-	c := *r
+// slabSize is how many events one allocation holds.
+const slabSize = 512
+
+// Slab hands out copies of events in blocks of slabSize: one allocation per
+// block instead of one per event (at hundreds of thousands of events a
+// second, per-event allocation and its garbage collection cost as much as
+// decoding). A block stays alive while any of its events is referenced. A
+// Slab is used by one goroutine.
+type Slab[T any] struct {
+	buf []T
+}
+
+func (s *Slab[T]) next() *T {
+	if len(s.buf) == 0 {
+		s.buf = make([]T, slabSize)
+	}
+	p := &s.buf[0]
+	s.buf = s.buf[1:]
+	return p
+}
+
+// CopyAPI returns a copy of r that outlives the decoder's callback, taken
+// from slab (nil: a fresh allocation). Strings and string slices are interned
+// by the decoders and never modified, so only the bodies are copied.
+func CopyAPI(r *event.APIRequest, slab *Slab[event.APIRequest]) *event.APIRequest {
+	var c *event.APIRequest
+	if slab != nil {
+		c = slab.next()
+	} else {
+		c = new(event.APIRequest)
+	}
+	*c = *r
 	c.RequestObject = bytes.Clone(r.RequestObject)
 	c.ResponseObject = bytes.Clone(r.ResponseObject)
-	return &c
+	return c
 }
 
 // CopyFlow returns a copy of f that outlives the decoder's callback.
-func CopyFlow(f *event.Flow) *event.Flow { c := *f; return &c }
+func CopyFlow(f *event.Flow, slab *Slab[event.Flow]) *event.Flow {
+	if slab == nil {
+		c := *f
+		return &c
+	}
+	c := slab.next()
+	*c = *f
+	return c
+}
 
 // CopyExec returns a copy of e that outlives the decoder's callback.
-func CopyExec(e *event.Exec) *event.Exec { c := *e; return &c }
+func CopyExec(e *event.Exec, slab *Slab[event.Exec]) *event.Exec {
+	if slab == nil {
+		c := *e
+		return &c
+	}
+	c := slab.next()
+	*c = *e
+	return c
+}
 
 const batchSize = 512
 

@@ -196,3 +196,29 @@ func (p *Pipeline) Exec(e *event.Exec) {
 		}
 	}
 }
+
+// Options returns the pipeline's options (its Config can be adjusted before
+// the first event).
+func (p *Pipeline) Options() Options { return p.opts }
+
+// bodyResources are the resources whose written specs the detectors judge
+// (pod specs, RBAC rules, webhooks, CSRs, Service types, the cluster DNS
+// configuration).
+var bodyResources = map[string]bool{
+	"pods": true, "deployments": true, "daemonsets": true, "statefulsets": true, "replicasets": true,
+	"replicationcontrollers": true, "jobs": true, "cronjobs": true,
+	"roles": true, "clusterroles": true, "rolebindings": true, "clusterrolebindings": true,
+	"validatingwebhookconfigurations": true, "mutatingwebhookconfigurations": true,
+	"certificatesigningrequests": true, "services": true, "configmaps": true,
+}
+
+// WantBody reports whether the pipeline uses the request and response
+// bodies of r: writes of the resources above. Decoders skip the others'
+// bodies (audit.Options.KeepObjectsOf), which keeps decoding fast.
+func WantBody(r *event.APIRequest) bool {
+	switch r.Verb {
+	case "create", "update", "patch":
+		return bodyResources[r.Resource]
+	}
+	return false
+}

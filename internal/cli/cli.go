@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
 	"github.com/kubedelta/kubedelta/internal/cli/netpolcmd"
 	"github.com/kubedelta/kubedelta/internal/cli/rbaccmd"
+	"github.com/kubedelta/kubedelta/internal/cli/simcmd"
 )
 
 // Streams are the standard streams; see iostreams.Streams.
@@ -71,7 +74,31 @@ has never been seen before.`,
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	root.PersistentFlags().BoolP("verbose", "v", false, "log progress and details to stderr")
+	var cpuProfile string
+	var stopProfile func()
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file (for performance reports)")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return err
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		return nil
+	}
+	root.PersistentPostRun = func(*cobra.Command, []string) {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}
 	root.AddCommand(newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s),
-		analyzecmd.NewCommand(s), newDocsCommand(s))
+		analyzecmd.NewCommand(s), simcmd.NewCommand(s), newDocsCommand(s))
 	return root
 }

@@ -67,7 +67,7 @@ func TestAPIExampleDay(t *testing.T) {
 	src := func(ctx context.Context, emit func(analyze.Item) error) error {
 		d := audit.NewDecoder(audit.Options{KeepObjects: true})
 		return d.DecodeFiles([]string{filepath.Join(ex, "audit.jsonl.gz")}, func(r *event.APIRequest) error {
-			return emit(analyze.Item{Time: r.Time, API: analyze.CopyAPI(r)})
+			return emit(analyze.Item{Time: r.Time, API: analyze.CopyAPI(r, nil)})
 		})
 	}
 	err = analyze.Merge(context.Background(), []analyze.Source{src}, func(it analyze.Item) error {

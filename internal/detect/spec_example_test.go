@@ -74,13 +74,13 @@ func TestExampleDay(t *testing.T) {
 		func(ctx context.Context, emit func(analyze.Item) error) error {
 			d := audit.NewDecoder(audit.Options{KeepObjects: true})
 			return d.DecodeFiles([]string{filepath.Join(ex, "audit.jsonl.gz")}, func(r *event.APIRequest) error {
-				return emit(analyze.Item{Time: r.Time, API: analyze.CopyAPI(r)})
+				return emit(analyze.Item{Time: r.Time, API: analyze.CopyAPI(r, nil)})
 			})
 		},
 		func(ctx context.Context, emit func(analyze.Item) error) error {
 			d := flow.NewDecoder(flow.Options{})
 			return d.DecodeFiles([]string{filepath.Join(ex, "flows.jsonl")}, func(f *event.Flow) error {
-				return emit(analyze.Item{Time: f.Time, Flow: analyze.CopyFlow(f)})
+				return emit(analyze.Item{Time: f.Time, Flow: analyze.CopyFlow(f, nil)})
 			})
 		},
 	}

@@ -61,12 +61,13 @@ func (in *inputs) addAudit(paths []string) error {
 		}
 		in.sources = append(in.sources, func(ctx context.Context, emit func(analyze.Item) error) error {
 			defer closeFn()
-			dec := audit.NewDecoder(audit.Options{KeepObjects: true, Strict: in.strict, Logger: in.s.Logger})
+			dec := audit.NewDecoder(audit.Options{KeepObjects: true, KeepObjectsOf: analyze.WantBody, Strict: in.strict, Logger: in.s.Logger})
+			var slab analyze.Slab[event.APIRequest]
 			err := dec.Decode(r, path, func(e *event.APIRequest) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				return emit(analyze.Item{Time: e.Time, API: analyze.CopyAPI(e)})
+				return emit(analyze.Item{Time: e.Time, API: analyze.CopyAPI(e, &slab)})
 			})
 			in.rejected.Add(dec.Stats().Rejected)
 			return err
@@ -84,11 +85,12 @@ func (in *inputs) addFlows(paths []string, format string) error {
 		in.sources = append(in.sources, func(ctx context.Context, emit func(analyze.Item) error) error {
 			defer closeFn()
 			dec := flow.NewDecoder(flow.Options{Format: flow.Format(format), Strict: in.strict, Logger: in.s.Logger})
+			var slab analyze.Slab[event.Flow]
 			err := dec.Decode(r, path, func(f *event.Flow) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				return emit(analyze.Item{Time: f.Time, Flow: analyze.CopyFlow(f)})
+				return emit(analyze.Item{Time: f.Time, Flow: analyze.CopyFlow(f, &slab)})
 			})
 			in.rejected.Add(dec.Stats().Rejected)
 			return err
@@ -161,11 +163,12 @@ func (in *inputs) addExec(paths []string, format string) error {
 		in.sources = append(in.sources, func(ctx context.Context, emit func(analyze.Item) error) error {
 			defer closeFn()
 			dec := proc.NewDecoder(proc.Options{Format: proc.Format(format), Strict: in.strict, Logger: in.s.Logger})
+			var slab analyze.Slab[event.Exec]
 			err := dec.Decode(r, path, func(e *event.Exec) error {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				return emit(analyze.Item{Time: e.Time, Exec: analyze.CopyExec(e)})
+				return emit(analyze.Item{Time: e.Time, Exec: analyze.CopyExec(e, &slab)})
 			})
 			in.rejected.Add(dec.Stats().Rejected)
 			return err

@@ -37,6 +37,11 @@ type Options struct {
 	// redacted (see the package documentation). By default bodies are
 	// validated and skipped without being copied.
 	KeepObjects bool
+	// KeepObjectsOf, when set with KeepObjects, keeps the bodies of only the
+	// requests it accepts (called after the request's attributes are
+	// decoded): analysis needs the specs of a few writes, and copying and
+	// redacting every list response would dominate decoding.
+	KeepObjectsOf func(r *event.APIRequest) bool
 	// Strict makes the first rejected record a fatal error.
 	Strict bool
 	// AllStages delivers every stage of every event: no stage filter and no
@@ -348,7 +353,7 @@ func (d *Decoder) emit(buf []byte, fn func(*event.APIRequest) error) error {
 	} else {
 		d.finish()
 	}
-	if d.opts.KeepObjects {
+	if d.opts.KeepObjects && (d.opts.KeepObjectsOf == nil || d.opts.KeepObjectsOf(r)) {
 		secret := r.Resource == "secrets"
 		for k, sp := range [2]span{d.rec.reqObj, d.rec.respObj} {
 			if sp.empty() {
