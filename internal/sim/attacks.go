@@ -98,7 +98,8 @@ func (w *world) planAttacks() {
 		case "exec-reverse-shell":
 			a.run = runReverseShell
 		case "privileged-pod":
-			w.planBarePod(&r, a, w.apps[r.intn(len(w.apps))], "node-debugger", "docker.io/library/alpine", "3.20",
+			// carol creates it, in a namespace where she may.
+			w.planBarePod(&r, a, pick(&r, w.people[2].namespaces), "node-debugger", "docker.io/library/alpine", "3.20",
 				[]string{"nsenter", "-t", "1", "-m", "-u", "-i", "-n", "--", "sh"}, true)
 			a.run = runPrivilegedPod
 		case "cluster-admin-binding":
@@ -112,7 +113,7 @@ func (w *world) planAttacks() {
 		case "lateral-movement":
 			a.run = runLateral
 		case "untrusted-image":
-			ns := w.apps[r.intn(len(w.apps))]
+			ns := pick(&r, w.people[1].namespaces) // bob's
 			w.planBarePod(&r, a, ns, "netshoot", "registry.tools-mirror.example/ops/netshoot", "v0.14",
 				[]string{"/bin/bash", "-c", "sleep infinity"}, false)
 			a.run = runUntrustedImage
@@ -369,9 +370,9 @@ func runPrivilegedPod(e *engine, s *source, a *attack) {
 	person := w.people[2]
 	who := e.act.people[2]
 	a.ents["user"], a.ents["image"] = person.name, p.image(0)
-	body := jsonObj(w.podObject(p, false))
+	req, resp := w.podBodies(p)
 	e.request(s, &call{who: who, verb: "create", code: 201, uri: rPods.uri(p.w.ns.name, "", "", "fieldManager=kubectl-run"), ref: rPods.ref(p.w.ns.name, p.name, ""),
-		level: levelRequestResponse, reqObj: body, respObj: body, reason: person.reasonIn(p.w.ns.name), ann: pssAnnotation}, p.created, r.dur(5*time.Millisecond, 12*time.Millisecond))
+		level: levelRequestResponse, reqObj: req, respObj: resp, reason: person.reasonIn(p.w.ns.name), ann: pssAnnotation}, p.created, r.dur(5*time.Millisecond, 12*time.Millisecond))
 	a.mark(p.running)
 }
 
@@ -482,9 +483,9 @@ func runUntrustedImage(e *engine, s *source, a *attack) {
 	person := w.people[1]
 	who := e.act.people[1]
 	a.ents["user"], a.ents["image"], a.ents["registry"] = person.name, p.image(0), "registry.tools-mirror.example"
-	body := jsonObj(w.podObject(p, false))
+	req, resp := w.podBodies(p)
 	e.request(s, &call{who: who, verb: "create", code: 201, uri: rPods.uri(p.w.ns.name, "", "", "fieldManager=kubectl-run"), ref: rPods.ref(p.w.ns.name, p.name, ""),
-		level: levelRequestResponse, reqObj: body, respObj: body, reason: person.reasonIn(p.w.ns.name), ann: pssAnnotation}, p.created, r.dur(5*time.Millisecond, 12*time.Millisecond))
+		level: levelRequestResponse, reqObj: req, respObj: resp, reason: person.reasonIn(p.w.ns.name), ann: pssAnnotation}, p.created, r.dur(5*time.Millisecond, 12*time.Millisecond))
 	a.mark(p.running)
 }
 

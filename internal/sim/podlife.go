@@ -21,6 +21,16 @@ func jsonObj(o obj) []byte {
 	return b
 }
 
+// podBodies are the request and response bodies of p's creation: the pod
+// as its creator sent it, and as the API server stored it.
+func (w *world) podBodies(p *pod) (req, resp []byte) {
+	o := w.podObject(p, false)
+	req = jsonObj(o)
+	md := o["metadata"].(obj)
+	md["uid"], md["creationTimestamp"], md["resourceVersion"] = p.uid, timeVal(p.created), w.rv(p.created)
+	return req, jsonObj(o)
+}
+
 func (e *engine) creator(p *pod) *actor {
 	c := e.act.controller
 	switch {
@@ -53,12 +63,9 @@ func (e *engine) podScript(p *pod, s *source) {
 
 	if p.w.kind != kindStatic && e.enabled(stAudit) && p.created >= e.start {
 		if p.w.kind != kindPod { // a bare pod's creation is its creator's
-			req := w.podObject(p, false)
-			resp := w.podObject(p, false)
-			md := resp["metadata"].(obj)
-			md["uid"], md["creationTimestamp"], md["resourceVersion"] = p.uid, timeVal(p.created), w.rv(p.created)
+			req, resp := w.podBodies(p)
 			e.request(s, &call{who: e.creator(p), verb: "create", code: 201, uri: rPods.path(ns, "", ""), ref: podRef,
-				level: levelRequestResponse, reqObj: jsonObj(req), respObj: jsonObj(resp), ann: pssAnnotation}, p.created, p.scheduled-p.created-ms(1, 3))
+				level: levelRequestResponse, reqObj: req, respObj: resp, ann: pssAnnotation}, p.created, p.scheduled-p.created-ms(1, 3))
 		}
 		e.request(s, &call{who: e.act.scheduler, verb: "create", code: 201, uri: rPods.path(ns, p.name, "binding"), ref: rPods.ref(ns, p.name, "binding")},
 			p.scheduled-ms(1, 3), ms(1, 3))

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -135,10 +136,29 @@ func TestFlowsResolveToPodsAtTheirTime(t *testing.T) {
 			holders[p.Status.PodIP] = append(holders[p.Status.PodIP], p)
 		}
 	}
+	// An address is held by one pod at a time: each holder's life ends
+	// (deletion or completion) before the next one's starts.
 	reused := 0
-	for _, ps := range holders {
-		if len(ps) > 1 {
-			reused++
+	for ip, ps := range holders {
+		if len(ps) < 2 {
+			continue
+		}
+		reused++
+		slices.SortFunc(ps, func(a, b *corev1.Pod) int { return a.Status.StartTime.Compare(b.Status.StartTime.Time) })
+		for i := 1; i < len(ps); i++ {
+			prev := ps[i-1]
+			var end time.Time
+			if prev.DeletionTimestamp != nil {
+				end = prev.DeletionTimestamp.Time
+			}
+			for _, cs := range prev.Status.ContainerStatuses {
+				if cs.State.Terminated != nil && (end.IsZero() || cs.State.Terminated.FinishedAt.Time.Before(end)) {
+					end = cs.State.Terminated.FinishedAt.Time
+				}
+			}
+			if end.IsZero() || end.After(ps[i].Status.StartTime.Time) {
+				t.Fatalf("%s: %s/%s (ended %s) and %s/%s (started %s) overlap", ip, prev.Namespace, prev.Name, end, ps[i].Namespace, ps[i].Name, ps[i].Status.StartTime)
+			}
 		}
 	}
 	if reused == 0 {
@@ -172,9 +192,9 @@ func TestFlowsResolveToPodsAtTheirTime(t *testing.T) {
 	t.Logf("%d addresses reused, %d flow endpoints resolved", reused, checked)
 }
 
-// The process events and the audit log name pods of the dump alive at the
+// The process events and the audit log name pods of the dump, alive at the
 // event's time.
-func TestExecEventsNamePodsAlive(t *testing.T) {
+func TestStreamsNamePodsOfTheDump(t *testing.T) {
 	o := simulate(t, small(13, "all"), ExecTetragon)
 	inv := o.inventory(t)
 	type key struct{ ns, name string }
@@ -182,6 +202,27 @@ func TestExecEventsNamePodsAlive(t *testing.T) {
 	for i := range inv.Pods {
 		p := &inv.Pods[i]
 		pods[key{p.Namespace, p.Name}] = append(pods[key{p.Namespace, p.Name}], p)
+	}
+	// Pods the audit log creates are in the dump, with the same UID.
+	uids := map[string]bool{}
+	for i := range inv.Pods {
+		uids[string(inv.Pods[i].UID)] = true
+	}
+	created := 0
+	for _, r := range o.auditEvents(t) {
+		if r.Verb != "create" || r.Resource != "pods" || r.Subresource != "" || r.Code != 201 {
+			continue
+		}
+		var resp struct {
+			Metadata struct{ UID string }
+		}
+		if err := json.Unmarshal(r.ResponseObject, &resp); err != nil || !uids[resp.Metadata.UID] {
+			t.Fatalf("pod %s/%s created at %s is not in the dump (uid %q, %v)", r.Namespace, r.Name, r.Time, resp.Metadata.UID, err)
+		}
+		created++
+	}
+	if created == 0 {
+		t.Error("no pod creation in the audit log")
 	}
 	for _, e := range o.execEvents(t, ExecTetragon) {
 		alive := false
