@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -181,4 +182,56 @@ func TestIngestNilIndex(t *testing.T) {
 		t.Fatalf("%+v", es)
 	}
 	_ = cluster.Workload{}
+}
+
+// The address cache never hides a change of holder inside its time
+// bucket: here a pod is deleted and its address taken by another within
+// one minute.
+func TestIngestCacheWithinBucket(t *testing.T) {
+	inv := shopCluster()
+	old := deployPod("shop", "batch", "10.244.2.50", map[string]string{"app": "batch"})
+	old.DeletionTimestamp = &metav1.Time{Time: t0.Add(10*time.Minute + 20*time.Second)}
+	newer := deployPod("data", "etl", "10.244.2.50", map[string]string{"app": "etl"})
+	newer.UID = "uid-newer"
+	newer.Status.StartTime = &metav1.Time{Time: t0.Add(10*time.Minute + 40*time.Second)}
+	newer.CreationTimestamp = metav1.NewTime(t0.Add(10*time.Minute + 40*time.Second))
+	inv.Pods = append(inv.Pods, old, newer)
+	w := newWorld(inv)
+	g := NewIngester(w.idx, PodNetworks(w.inv))
+	at := func(sec int) event.Flow {
+		f := tcp("10.244.2.50", db, 5432, 10)
+		f.Time = f.Time.Add(time.Duration(sec) * time.Second)
+		return f
+	}
+	// Twice each, so that a wrongly cached entry would be used.
+	for _, sec := range []int{5, 10, 30, 35, 50, 55, 12} {
+		f := at(sec)
+		g.Add(&f)
+	}
+	got := map[string]uint64{}
+	for _, e := range g.Edges().List() {
+		got[e.Src.Label()] += e.Flows
+	}
+	want := map[string]uint64{"Deployment/shop/batch": 3, "10.244.2.50": 2, "Deployment/data/etl": 2}
+	if !maps.Equal(got, want) {
+		t.Errorf("sources %v, want %v", got, want)
+	}
+	// A stable pod and an external address are served from the cache, and
+	// stay right across buckets.
+	for i := range 300 {
+		f := tcp(web1, "192.0.2.10", 443, i/10)
+		g.Add(&f)
+	}
+	if len(g.ip4) == 0 {
+		t.Error("nothing cached")
+	}
+	// A flow naming a pod at an address cached as external gets the pod
+	// (here the same variant as web's pods in the dump).
+	f := hinted(tcp("192.0.2.10", db, 5432, 29), "shop", "web-5d8f7c9b4-gone2", "app=web", "pod-template-hash=5d8f7c9b4")
+	g.Add(&f)
+	for _, e := range g.Edges().List() {
+		if e.Dst.Workload == "Deployment/data/db" && e.Src.Kind != KindPod && e.Src.IP == mustAddr("192.0.2.10") {
+			t.Errorf("the flow's pod hint was hidden by the cached external address: %+v", e.Src)
+		}
+	}
 }
