@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubedelta/kubedelta/internal/cli/analyzecmd"
+	"github.com/kubedelta/kubedelta/internal/cli/democmd"
 	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
 	"github.com/kubedelta/kubedelta/internal/cli/netpolcmd"
 	"github.com/kubedelta/kubedelta/internal/cli/rbaccmd"
@@ -98,7 +99,7 @@ has never been seen before.`,
 			stopProfile()
 		}
 	}
-	root.AddCommand(newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s),
+	root.AddCommand(democmd.NewCommand(s), newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s),
 		analyzecmd.NewCommand(s), simcmd.NewCommand(s), newDocsCommand(s))
 	return root
 }

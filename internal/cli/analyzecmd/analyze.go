@@ -141,26 +141,26 @@ func run(ctx context.Context, o *options, s iostreams.Streams) error {
 	popts.ArgShape = analyze.ArgShape
 	p := analyze.New(popts)
 
-	in := &inputs{s: s, strict: o.strict}
-	if err := in.addAudit(o.audit); err != nil {
+	in := input.NewEvents(s, o.strict)
+	if err := in.AddAudit(o.audit); err != nil {
 		return err
 	}
-	if err := in.addFlows(o.flows, o.flowFormat); err != nil {
+	if err := in.AddFlows(o.flows, o.flowFormat); err != nil {
 		return err
 	}
-	if err := in.addExec(o.exec, o.execFormat); err != nil {
+	if err := in.AddExec(o.exec, o.execFormat); err != nil {
 		return err
 	}
 	progress := !o.noProgress && iostreams.IsTerminal(s.Err)
-	dedup := newAuditDedup(1 << 20)
+	dedup := input.NewAuditDedup(1 << 20)
 	var events uint64
 	start := time.Now()
 	lastDraw := start
-	err = analyze.Merge(ctx, in.sources, func(it analyze.Item) error {
+	err = analyze.Merge(ctx, in.Sources(), func(it analyze.Item) error {
 		events++
 		switch {
 		case it.API != nil:
-			if dedup.seen(it.API.AuditID) {
+			if dedup.Seen(it.API.AuditID) {
 				return nil
 			}
 			p.API(it.API)
@@ -171,12 +171,14 @@ func run(ctx context.Context, o *options, s iostreams.Streams) error {
 		}
 		if progress && events&0xfff == 0 && time.Since(lastDraw) > 200*time.Millisecond {
 			lastDraw = time.Now()
-			fmt.Fprint(s.Err, progressLine(in.read.Load(), in.total, events))
+			read, total := in.Progress()
+			fmt.Fprint(s.Err, input.ProgressLine(read, total, events))
 		}
 		return nil
 	})
 	if progress {
-		fmt.Fprint(s.Err, progressLine(in.total, in.total, events)+"\n")
+		_, total := in.Progress()
+		fmt.Fprint(s.Err, input.ProgressLine(total, total, events)+"\n")
 	}
 	if err != nil {
 		return err
@@ -196,7 +198,7 @@ func run(ctx context.Context, o *options, s iostreams.Streams) error {
 	}
 	c := p.Counts()
 	fmt.Fprintf(s.Out, "Analyzed %d audit events, %d flows, %d process events in %s (%d malformed records skipped, %d duplicates)\n",
-		c.API, c.Flows, c.Exec, time.Since(start).Round(time.Millisecond), in.rejected.Load(), dedup.dups)
+		c.API, c.Flows, c.Exec, time.Since(start).Round(time.Millisecond), in.Rejected(), dedup.Dups)
 	if !cfg.LearnUntil.IsZero() {
 		fmt.Fprintf(s.Out, "Learning until %s\n", cfg.LearnUntil.UTC().Format(time.RFC3339))
 	}

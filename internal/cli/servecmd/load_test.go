@@ -40,9 +40,13 @@ func TestLoad(t *testing.T) {
 		Target:      p.base,
 		Events:      int64(env("KUBEDELTA_LOAD_EVENTS", 3_000_000)),
 		Duration:    time.Duration(env("KUBEDELTA_LOAD_DURATION", 60) * float64(time.Second)),
-		Concurrency: int(env("KUBEDELTA_LOAD_CONCURRENCY", 4)),
+		Concurrency: int(env("KUBEDELTA_LOAD_CONCURRENCY", 16)),
 		Rate:        env("KUBEDELTA_LOAD_RATE", 0),
 		Templates:   tpl,
+	}
+	cpu0, err := loadgen.CPUTime(p.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
 	}
 	start := time.Now()
 	r, err := loadgen.Run(context.Background(), cfg)
@@ -66,12 +70,18 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cpu1, err := loadgen.CPUTime(p.cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	perSec := float64(st.Audit.Accepted) / processedIn.Seconds()
 	t.Logf("acknowledged %d events in %s: %.0f events/s; p50 %s p99 %s max %s; %d batches, %d failed %v, mean body %d B",
 		r.Events, r.Elapsed.Round(time.Millisecond), r.PerSecond, r.P50, r.P99, r.Max, r.Batches, r.Failed, r.Status, r.BodyBytes)
 	t.Logf("processed %d (+%d duplicates/skipped) of %d accepted within %s: %.0f events/s end to end; alerts %d; peak RSS %.1f MiB",
 		st.Audit.Processed, st.Audit.Duplicates+st.Audit.Skipped, st.Audit.Accepted, processedIn.Round(time.Millisecond), perSec,
 		st.Alert.Total, float64(rss)/(1<<20))
+	cpu := cpu1 - cpu0
+	t.Logf("server CPU %s (%.2f cores): %.0f events per CPU-second", cpu, cpu.Seconds()/processedIn.Seconds(), float64(st.Audit.Accepted)/cpu.Seconds())
 	if st.Audit.Accepted != r.Events {
 		t.Errorf("server accepted %d events, the generator had %d acknowledged", st.Audit.Accepted, r.Events)
 	}

@@ -1,4 +1,4 @@
-package analyzecmd
+package input
 
 import (
 	"context"
@@ -15,9 +15,10 @@ import (
 	"github.com/kubedelta/kubedelta/internal/source/proc"
 )
 
-// inputs opens every input file as its own time-ordered source, so rotated
-// files given in any order still merge in time order.
-type inputs struct {
+// Events opens every input file of events (audit, flows, process events)
+// as its own time-ordered analyze.Source, so rotated files given in any
+// order still merge in time order.
+type Events struct {
 	s        iostreams.Streams
 	strict   bool
 	read     atomic.Int64 // bytes read, for progress
@@ -25,6 +26,19 @@ type inputs struct {
 	rejected atomic.Int64
 	sources  []analyze.Source
 }
+
+// NewEvents returns an empty set of sources; strict makes the first
+// malformed record fatal.
+func NewEvents(s iostreams.Streams, strict bool) *Events { return &Events{s: s, strict: strict} }
+
+// Sources returns the sources added so far.
+func (in *Events) Sources() []analyze.Source { return in.sources }
+
+// Rejected counts malformed records skipped so far.
+func (in *Events) Rejected() int64 { return in.rejected.Load() }
+
+// Progress returns the bytes read so far and the total size of the files.
+func (in *Events) Progress() (read, total int64) { return in.read.Load(), in.total }
 
 // countingReader counts bytes for the progress bar.
 type countingReader struct {
@@ -39,7 +53,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 }
 
 // open returns a reader for path ("-" is stdin) and a closer.
-func (in *inputs) open(path string) (io.Reader, func(), error) {
+func (in *Events) open(path string) (io.Reader, func(), error) {
 	if path == "-" {
 		return countingReader{in.s.In, &in.read}, func() {}, nil
 	}
@@ -53,7 +67,8 @@ func (in *inputs) open(path string) (io.Reader, func(), error) {
 	return countingReader{f, &in.read}, func() { f.Close() }, nil
 }
 
-func (in *inputs) addAudit(paths []string) error {
+// AddAudit adds one source per audit log file.
+func (in *Events) AddAudit(paths []string) error {
 	for _, path := range paths {
 		r, closeFn, err := in.open(path)
 		if err != nil {
@@ -76,7 +91,8 @@ func (in *inputs) addAudit(paths []string) error {
 	return nil
 }
 
-func (in *inputs) addFlows(paths []string, format string) error {
+// AddFlows adds one source per flow file (format "" detects it).
+func (in *Events) AddFlows(paths []string, format string) error {
 	for _, path := range paths {
 		r, closeFn, err := in.open(path)
 		if err != nil {
@@ -99,28 +115,30 @@ func (in *inputs) addFlows(paths []string, format string) error {
 	return nil
 }
 
-// auditDedup drops an audit event already seen in another file (the same
+// AuditDedup drops an audit event already seen in another file (the same
 // file given twice, overlapping rotations). Bounded: two generations.
-type auditDedup struct {
+type AuditDedup struct {
 	young, old map[string]struct{}
 	limit      int
-	dups       int64
+	Dups       int64
 }
 
-func newAuditDedup(limit int) *auditDedup {
-	return &auditDedup{young: map[string]struct{}{}, old: map[string]struct{}{}, limit: limit}
+// NewAuditDedup remembers up to 2*limit audit IDs.
+func NewAuditDedup(limit int) *AuditDedup {
+	return &AuditDedup{young: map[string]struct{}{}, old: map[string]struct{}{}, limit: limit}
 }
 
-func (d *auditDedup) seen(id string) bool {
+// Seen reports whether id was seen before (and remembers it).
+func (d *AuditDedup) Seen(id string) bool {
 	if id == "" {
 		return false
 	}
 	if _, ok := d.young[id]; ok {
-		d.dups++
+		d.Dups++
 		return true
 	}
 	if _, ok := d.old[id]; ok {
-		d.dups++
+		d.Dups++
 		return true
 	}
 	if len(d.young) >= d.limit {
@@ -130,7 +148,8 @@ func (d *auditDedup) seen(id string) bool {
 	return false
 }
 
-func progressLine(read, total int64, events uint64) string {
+// ProgressLine draws a progress bar line (starting with \r).
+func ProgressLine(read, total int64, events uint64) string {
 	if total <= 0 {
 		return fmt.Sprintf("\r%d events", events)
 	}
@@ -154,7 +173,8 @@ func progressLine(read, total int64, events uint64) string {
 	return fmt.Sprintf("\r[%s] %3.0f%%  %d events", bar, pct*100, events)
 }
 
-func (in *inputs) addExec(paths []string, format string) error {
+// AddExec adds one source per process-event file (format "" detects it).
+func (in *Events) AddExec(paths []string, format string) error {
 	for _, path := range paths {
 		r, closeFn, err := in.open(path)
 		if err != nil {
