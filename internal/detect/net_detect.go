@@ -75,7 +75,23 @@ func (d *netDetector) Flow(s *State, f *Flow, emit Emit) {
 	}
 	wp := s.Profiles.Workloads[f.Src.Workload]
 	if wp == nil || !specNovel(s, f.Time, wp.Seen.First, wp.Seen.Count) {
-		return // a new workload (workload.first-seen reports it) or warming up
+		// A new workload (workload.first-seen reports it) or warming up:
+		// its edges are being learned. Egress that is suspicious in itself
+		// (a mining pool, a miner or reverse-shell port, the cloud
+		// metadata address) is still reported, outside the global
+		// learning window: a miner deployed as a new workload is exactly
+		// what warm-up must not hide.
+		if d.suspiciousEgress(s, f) {
+			if wp == nil {
+				wp = &baseline.WorkloadProfile{}
+			}
+			var buf [64]byte
+			k := baseline.EdgeKey{Peer: string(appendPeerKey(buf[:0], f.Dst, d.v4, d.v6)), Port: f.Flow.Dst.Port, Protocol: uint8(f.Protocol)}
+			if wp.Egress[k] == nil {
+				d.novelEgress(s, f, wp, k, emit)
+			}
+		}
+		return
 	}
 	k := baseline.EdgeKey{Port: f.Flow.Dst.Port, Protocol: uint8(f.Protocol)}
 	if f.Dst.Kind == baseline.PeerWorkload || f.Dst.Kind == baseline.PeerNode {
@@ -99,6 +115,18 @@ func (d *netDetector) Flow(s *State, f *Flow, emit Emit) {
 	} else {
 		d.novelConnection(s, f, wp, k, emit)
 	}
+}
+
+// suspiciousEgress reports an external destination that is suspicious in
+// itself, after the global learning window.
+func (d *netDetector) suspiciousEgress(s *State, f *Flow) bool {
+	if f.Dst.Kind != baseline.PeerExternal {
+		return false
+	}
+	if lu := s.Config.LearnUntil; !lu.IsZero() && f.Time.Before(lu) {
+		return false
+	}
+	return d.netPortClass(f.Flow.Dst.Port) != "" || netMiningName(f.Dst.Name) || netMetadataAddr(f.Dst.IP)
 }
 
 // appendPeerKey appends baseline.PeerKey(p, v4, v6) without allocating.

@@ -179,3 +179,43 @@ func TestNetworkAllocs(t *testing.T) {
 		}
 	}
 }
+
+// A brand-new workload is learning its edges (workload.first-seen reports
+// it), but egress that is suspicious in itself is still reported: a miner
+// deployed as a new workload is what warm-up must not hide.
+func TestNetNewWorkloadSuspiciousEgress(t *testing.T) {
+	miner := baseline.Peer{Kind: baseline.PeerWorkload, Workload: "Deployment/media/metrics-collector", Namespace: "media", IP: netip.MustParseAddr("10.244.4.9")}
+	pool := wkExternal("203.0.113.80", "pool.supportxmr.com")
+	fw := event.VerdictForwarded
+	tests := []struct {
+		name  string
+		flow  *Flow
+		alert bool
+	}{
+		{"mining pool on a stratum port", wkFlow(miner, pool, 3333, 1<<20, fw), true},
+		{"metadata address", wkFlow(miner, wkExternal("169.254.169.254", ""), 80, 512, fw), true},
+		{"ordinary HTTPS from a new workload is learned", wkFlow(miner, wkExternal("198.51.100.9", "api.example.com"), 443, 1<<20, fw), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := wkState()
+			d := NetworkDetectors(NetOptions{})[0].(FlowDetector)
+			var k wkSink
+			d.Flow(s, tt.flow, k.emit)
+			if got := len(k.alerts) > 0; got != tt.alert {
+				t.Fatalf("alert = %v, want %v (%s)", got, tt.alert, wkDescribe(k.alerts))
+			}
+			if tt.alert && k.alerts[0].Rule != RuleNetNovelEgress {
+				t.Errorf("rule %s, want %s", k.alerts[0].Rule, RuleNetNovelEgress)
+			}
+		})
+	}
+	// During the global learning window nothing is reported.
+	s := wkState()
+	s.Config.LearnUntil = wkNow.Add(time.Hour)
+	var k wkSink
+	NetworkDetectors(NetOptions{})[0].(FlowDetector).Flow(s, wkFlow(miner, pool, 3333, 1<<20, fw), k.emit)
+	if len(k.alerts) != 0 {
+		t.Errorf("alert during the learning window: %s", wkDescribe(k.alerts))
+	}
+}
