@@ -17,6 +17,7 @@ import (
 	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
 	"github.com/kubedelta/kubedelta/internal/cli/netpolcmd"
 	"github.com/kubedelta/kubedelta/internal/cli/rbaccmd"
+	"github.com/kubedelta/kubedelta/internal/cli/servecmd"
 	"github.com/kubedelta/kubedelta/internal/cli/simcmd"
 )
 
@@ -100,6 +101,6 @@ has never been seen before.`,
 		}
 	}
 	root.AddCommand(democmd.NewCommand(s), newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s),
-		analyzecmd.NewCommand(s), simcmd.NewCommand(s), newDocsCommand(s))
+		analyzecmd.NewCommand(s), simcmd.NewCommand(s), servecmd.NewCommand(s), newDocsCommand(s))
 	return root
 }
