@@ -92,9 +92,10 @@ func (o *SuggestOptions) defaults() error {
 	return nil
 }
 
-// Exclusion is a peer Suggest never allows: an address range, or a
-// workload ("Kind/namespace/name", "namespace/name" for any kind, or
-// "Node/name").
+// Exclusion is a peer Suggest never allows: an address range, which
+// matches node, external and unresolved addresses (pods are excluded by
+// workload, since their addresses change), or a workload
+// ("Kind/namespace/name", "namespace/name" for any kind, or "Node/name").
 type Exclusion struct {
 	Prefix   netip.Prefix
 	Workload string
