@@ -16,7 +16,8 @@ import (
 //go:embed bootstrap/*.yaml
 var bootstrapFS embed.FS
 
-var bootstrapFiles = []string{"cluster-roles.yaml", "cluster-role-bindings.yaml", "namespace-roles.yaml", "namespace-role-bindings.yaml"}
+var bootstrapFiles = []string{"cluster-roles.yaml", "cluster-role-bindings.yaml", "controller-roles.yaml", "controller-role-bindings.yaml",
+	"namespace-roles.yaml", "namespace-role-bindings.yaml"}
 
 // image returns the image of container i of p (of the pod's revision).
 func (p *pod) image(i int) string {

@@ -351,8 +351,11 @@ func TestAttackNames(t *testing.T) {
 func TestBootstrapMatchesRBACTestdata(t *testing.T) {
 	for _, f := range bootstrapFiles {
 		want, err := os.ReadFile(filepath.Join("..", "rbac", "testdata", "bootstrap", f))
+		if errors.Is(err, os.ErrNotExist) && strings.HasPrefix(f, "controller-") {
+			continue // internal/rbac has no copy of the controllers' roles
+		}
 		if err != nil {
-			t.Skipf("internal/rbac's copy is not readable: %v", err)
+			t.Fatalf("internal/rbac's copy is not readable: %v", err)
 		}
 		got, err := bootstrapFS.ReadFile("bootstrap/" + f)
 		if err != nil {

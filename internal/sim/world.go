@@ -292,9 +292,9 @@ func newWorld(cfg Config) *world {
 	}
 	w.addPeers(&r)
 	w.addNodes(&r)
+	w.addPeople(&r)
 	w.addRBAC(&r)
 	w.addNetworkPolicies()
-	w.addPeople(&r)
 	w.planAttacks()
 	w.plan()
 	return w
@@ -412,10 +412,12 @@ var kcmControllers = []string{
 	"attachdetach-controller", "certificate-controller", "clusterrole-aggregation-controller",
 	"cronjob-controller", "daemon-set-controller", "deployment-controller", "disruption-controller",
 	"endpoint-controller", "endpointslice-controller", "endpointslicemirroring-controller",
-	"generic-garbage-collector", "horizontal-pod-autoscaler", "job-controller", "namespace-controller",
-	"node-controller", "persistent-volume-binder", "pod-garbage-collector", "pvc-protection-controller",
-	"replicaset-controller", "replication-controller", "resourcequota-controller", "root-ca-cert-publisher",
-	"service-account-controller", "statefulset-controller", "ttl-after-finished-controller", "ttl-controller",
+	"ephemeral-volume-controller", "expand-controller", "generic-garbage-collector", "horizontal-pod-autoscaler",
+	"job-controller", "legacy-service-account-token-cleaner", "namespace-controller", "node-controller",
+	"persistent-volume-binder", "pod-garbage-collector", "pv-protection-controller", "pvc-protection-controller",
+	"replicaset-controller", "replication-controller", "resource-claim-controller", "resourcequota-controller",
+	"root-ca-cert-publisher", "route-controller", "service-account-controller", "service-controller",
+	"statefulset-controller", "ttl-after-finished-controller", "ttl-controller", "validatingadmissionpolicy-status-controller",
 }
 
 func spec(c containerSpec, name string, command []string, ports ...port) containerSpec {
