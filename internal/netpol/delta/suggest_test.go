@@ -407,3 +407,21 @@ func optsFor(w *world) (o netpolOptions) {
 	o.WorkloadName = func(p *corev1.Pod) string { return w.idx.WorkloadOf(p).String() }
 	return o
 }
+
+// FuzzParseExclusion: never panics, and what it accepts prints back to
+// itself.
+func FuzzParseExclusion(f *testing.F) {
+	for _, s := range []string{"203.0.113.66", "2001:db8::/48", "shop/cart", "Deployment/shop/cart", "Node/cp-1", "a//b", "::ffff:1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		x, err := ParseExclusion(s)
+		if err != nil {
+			return
+		}
+		y, err := ParseExclusion(x.String())
+		if err != nil || y != x {
+			t.Errorf("%q -> %v -> %v, %v", s, x, y, err)
+		}
+	})
+}
