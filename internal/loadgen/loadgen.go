@@ -179,6 +179,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// Requests in flight when the time is up complete (the server may have
+	// appended them already): only new batches stop.
+	reqCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.Duration)
 	defer cancel()
 
@@ -229,11 +232,11 @@ func Run(ctx context.Context, c Config) (Result, error) {
 				gen.batch(&buf, from, int(n))
 				bodySum.Add(int64(buf.Len()))
 				t0 := time.Now()
-				code, err := post(ctx, client, c, buf.Bytes())
+				code, err := post(reqCtx, client, c, buf.Bytes())
 				d := time.Since(t0)
 				batches.Add(1)
 				if err != nil {
-					if ctx.Err() != nil {
+					if reqCtx.Err() != nil {
 						return
 					}
 					failed.Add(1)
@@ -309,4 +312,31 @@ func PeakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
+
+// CPUTime returns the user plus system CPU time a process has used
+// (/proc/<pid>/stat), to report events per CPU-second, the steadier figure
+// on a shared machine.
+func CPUTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces: fields count from the
+	// last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }

@@ -35,7 +35,15 @@ func TestLoad(t *testing.T) {
 	}
 	addr := freePort(t)
 	dir := t.TempDir()
-	p := startProc(t, addr, "--data-dir", dir, "--cluster", "../../../examples/cluster", "--listen", addr, "--insecure", "--log-level", "warn")
+	args := []string{"--data-dir", dir, "--cluster", "../../../examples/cluster", "--listen", addr, "--insecure", "--log-level", "warn"}
+	if n := os.Getenv("KUBEDELTA_LOAD_SNAPSHOT_RECORDS"); n != "" {
+		f := dir + "/server.yaml"
+		if err := os.WriteFile(f, []byte("apiVersion: kubedelta.io/v1alpha1\nkind: ServerConfig\nprocessing:\n  snapshotRecords: "+n+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--config", f)
+	}
+	p := startProc(t, addr, args...)
 	cfg := loadgen.Config{
 		Target:      p.base,
 		Events:      int64(env("KUBEDELTA_LOAD_EVENTS", 3_000_000)),
