@@ -204,11 +204,18 @@ func (d *apiExecDetector) API(s *State, r *event.APIRequest, emit Emit) {
 	if ms := ClassifyCommand(x.Command); len(ms) > 0 && (s.Config == nil || s.Config.Enabled(RuleExecSuspicious)) {
 		// The command says more than the exec: one alert, the worse of both.
 		top := ms[0]
+		sev := max(top.Severity, sev)
+		if len(ms) == 1 && top.Class == CmdInteractiveShell && kind == apiUser && apiExecRoutine(s, r) {
+			// A person who debugs with kubectl exec as part of their
+			// baseline opening a shell again: recorded, not paged.
+			sev = min(sev, Low)
+			base += " (this person's baseline has exec sessions)"
+		}
 		emit(Alert{
 			Time:      apiTime(r),
 			Rule:      RuleExecSuspicious,
 			Category:  CategoryExec,
-			Severity:  max(top.Severity, sev),
+			Severity:  sev,
 			Score:     score + apiCmdScore(ms),
 			Subject:   r.Actor().Username,
 			Namespace: r.Namespace,
@@ -424,4 +431,22 @@ func apiDebugContainers(body []byte) []apiDebugContainer {
 		out = append(out, dc)
 	}
 	return out
+}
+
+// apiExecRoutine reports whether the actor's baseline already has exec
+// sessions into pods (after learning: during learning, everything is new).
+func apiExecRoutine(s *State, r *event.APIRequest) bool {
+	if s.Profiles == nil {
+		return false
+	}
+	sp := s.Profiles.Subject(r.Actor().Username)
+	if sp == nil {
+		return false
+	}
+	for k := range sp.Calls {
+		if k.Resource == "pods" && (k.Subresource == "exec" || k.Subresource == "attach") {
+			return true
+		}
+	}
+	return false
 }
