@@ -358,7 +358,6 @@ var (
 	rMWCs        = res{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"}
 	rVWCs        = res{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"}
 	rSSRR        = res{"authorization.k8s.io", "v1", "selfsubjectrulesreviews"}
-	rSSAR        = res{"authorization.k8s.io", "v1", "selfsubjectaccessreviews"}
 	rCRDs        = res{"apiextensions.k8s.io", "v1", "customresourcedefinitions"}
 	rStorage     = res{"storage.k8s.io", "v1", "storageclasses"}
 	rCSINodes    = res{"storage.k8s.io", "v1", "csinodes"}

@@ -9,10 +9,9 @@ import (
 // their namespaces, an SRE everywhere, an auditor looking around.
 
 type kubectl struct {
-	p        *person
-	a        *actor
-	disco    int64 // when discovery was last refreshed
-	sessions float64
+	p     *person
+	a     *actor
+	disco int64 // when discovery was last refreshed
 }
 
 func workingHours(t int64) (bool, int64) {

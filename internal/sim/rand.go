@@ -132,20 +132,6 @@ func (r *rng) suffix(n int) string {
 	return string(b)
 }
 
-// mac returns a locally administered unicast MAC address.
-func (r *rng) mac() string {
-	v := r.next()
-	b := []byte{byte(v>>40)&0xfc | 0x02, byte(v >> 32), byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
-	out := make([]byte, 0, 17)
-	for i, x := range b {
-		if i > 0 {
-			out = append(out, ':')
-		}
-		out = append(out, hexDigits[x>>4], hexDigits[x&15])
-	}
-	return string(out)
-}
-
 // ln is the natural logarithm, for exp. It reduces x to [1, 2) by powers of
 // two and uses the atanh series there, so that its result depends on nothing
 // but IEEE arithmetic.

@@ -204,16 +204,14 @@ type revision struct {
 }
 
 type service struct {
-	ns            *namespace
-	name, uid     string
-	ip            uint32
-	ports         []port
-	selector      map[string]string
-	w             *workload
-	created       int64
-	headless      bool
-	targetPorts   []int
-	externalNames []string
+	ns          *namespace
+	name, uid   string
+	ip          uint32
+	ports       []port
+	selector    map[string]string
+	w           *workload
+	created     int64
+	targetPorts []int
 }
 
 // external is an address outside the cluster a workload talks to.

@@ -20,10 +20,6 @@ type yamlWriter struct {
 	tf timeFmt
 }
 
-func (y *yamlWriter) doc(v obj) {
-	y.mapAt(v, 0)
-}
-
 func (y *yamlWriter) indent(n int) {
 	for i := 0; i < n; i++ {
 		y.b = append(y.b, ' ')
