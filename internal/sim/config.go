@@ -33,6 +33,11 @@ const (
 	MaxDays = 366.0
 	// MaxRate bounds Config.Rate (audit events per simulated second).
 	MaxRate = 1e6
+	// MaxNamespaceDays bounds Namespaces × Days: about 30 pods a day per
+	// namespace are planned (CronJob runs, rollouts) and kept in memory, so
+	// the bound keeps the plan under a few hundred megabytes. Volume comes
+	// from Rate, not from more namespaces or days.
+	MaxNamespaceDays = 10000
 )
 
 // DefaultStart is the default beginning of the simulated window: a fixed
@@ -127,6 +132,10 @@ func (cfg Config) normalized() (Config, error) {
 	}
 	if math.IsNaN(cfg.Days) || cfg.Days < 1.0/24 || cfg.Days > MaxDays {
 		return cfg, fmt.Errorf("%w: days = %v: want 1/24 (one hour) to %v", ErrConfig, cfg.Days, MaxDays)
+	}
+	if nd := float64(cfg.Namespaces) * cfg.Days; nd > MaxNamespaceDays {
+		return cfg, fmt.Errorf("%w: namespaces × days = %d × %v = %.0f: want at most %d (every pod of the window is planned in memory); raise the rate for more events",
+			ErrConfig, cfg.Namespaces, cfg.Days, nd, MaxNamespaceDays)
 	}
 	if cfg.Start.IsZero() {
 		cfg.Start = DefaultStart

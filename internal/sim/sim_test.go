@@ -289,6 +289,7 @@ func TestConfigErrors(t *testing.T) {
 		{"too many namespaces", Config{Namespaces: MaxNamespaces + 1}, Writers{}, ErrConfig, "namespaces"},
 		{"short window", Config{Days: 0.01}, Writers{}, ErrConfig, "days = 0.01"},
 		{"long window", Config{Days: 400}, Writers{}, ErrConfig, "days = 400"},
+		{"too big a plan", Config{Namespaces: 500, Days: 30}, Writers{}, ErrConfig, "namespaces × days = 500 × 30"},
 		{"negative rate", Config{Rate: -1}, Writers{}, ErrConfig, "rate = -1"},
 		{"learning longer than window", Config{Days: 1, LearningPeriod: 25 * time.Hour}, Writers{}, ErrConfig, "learning period"},
 		{"unknown attack", Config{Attacks: []string{"rootkit"}}, Writers{}, ErrAttack, `"rootkit": want one of stolen-token`},
