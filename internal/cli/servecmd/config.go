@@ -53,6 +53,9 @@ type Config struct {
 	Processing ProcessingConfig `json:"processing,omitzero"`
 	Limits     LimitsConfig     `json:"limits,omitzero"`
 	Log        LogConfig        `json:"log,omitzero"`
+
+	// path is the file the config was read from, for error messages.
+	path string
 }
 
 // TLSConfig: the serving certificate and client certificate verification.
@@ -188,6 +191,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("%w: %s: want apiVersion %q and kind %q, got %q and %q",
 			ErrConfig, path, ConfigAPIVersion, ConfigKind, c.APIVersion, c.Kind)
 	}
+	c.path = path
 	return c, nil
 }
 
@@ -213,7 +217,11 @@ type resolved struct {
 // without touching files, naming the offending field.
 func (c *Config) validate() (*resolved, error) {
 	fail := func(field, format string, args ...any) (*resolved, error) {
-		return nil, fmt.Errorf("%w: %s: %s", ErrConfig, field, fmt.Sprintf(format, args...))
+		where := ""
+		if c.path != "" {
+			where = c.path + " (or the flags overriding it): "
+		}
+		return nil, fmt.Errorf("%w: %s%s: %s", ErrConfig, where, field, fmt.Sprintf(format, args...))
 	}
 	r := &resolved{cfg: c}
 	if c.Listen == "" {

@@ -38,6 +38,11 @@ type options struct {
 
 // NewCommand returns `kubedelta serve`.
 func NewCommand(s iostreams.Streams) *cobra.Command {
+	cmd, _ := newCommand(s)
+	return cmd
+}
+
+func newCommand(s iostreams.Streams) (*cobra.Command, *options) {
 	o := &options{}
 	cmd := &cobra.Command{
 		Use:   "serve --data-dir DIR [--cluster PATH] (--insecure | --tls-cert FILE --tls-key FILE | --tls-generate) [--token-file FILE] [--client-ca FILE]",
@@ -92,7 +97,7 @@ authentication, on a loopback address only. docs/server.md is the reference.`,
 	f.StringVar(&o.bodyMax, "max-body-bytes", "", "largest ingest body, e.g. 11Mi (default)")
 	f.StringVar(&c.Log.Level, "log-level", "", "debug, info (default), warn or error")
 	f.StringVar(&c.Log.Format, "log-format", "", "text (default) or json")
-	return cmd
+	return cmd, o
 }
 
 // config merges the config file and the flags that were set.
