@@ -191,8 +191,7 @@ func (p *processor) run(ctx context.Context) error {
 			continue
 		}
 		if caughtUp && !p.s.ready.Load() {
-			p.s.ready.Store(true)
-			p.s.log.Info("ready: WAL replayed", "position", p.seq)
+			p.setReady()
 		}
 		if p.snapshotDue() {
 			if err := p.snapshot(); err != nil {
@@ -304,9 +303,15 @@ func (p *processor) process(seq uint64, raw []byte) {
 	p.advance(seq)
 	if !s.ready.Load() && !p.cur.replaying {
 		// Everything before this process's first record is replayed.
-		s.ready.Store(true)
-		s.log.Info("ready: WAL replayed", "position", seq)
+		p.setReady()
 	}
+}
+
+// setReady marks the WAL of earlier processes replayed.
+func (p *processor) setReady() {
+	p.s.ready.Store(true)
+	p.known = nil // only needed while replaying
+	p.s.log.Info("ready: snapshot restored and WAL replayed", "position", p.seq)
 }
 
 func (p *processor) advance(seq uint64) {

@@ -253,20 +253,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConfig *tls.Conf
 	case <-ctx.Done():
 	case err = <-httpDone:
 		err = fmt.Errorf("http server: %w", err)
-	case err = <-procDone:
-		if err != nil {
-			err = fmt.Errorf("processor: %w", err)
-		}
-		procDone <- nil
 	}
 	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultShutdownTimeout)
 	defer cancel()
 	if serr := hs.Shutdown(shutCtx); serr != nil && err == nil {
 		err = fmt.Errorf("http shutdown: %w", serr)
 	}
-	// The processor drains what was accepted, then snapshots.
+	// The processor drains what was accepted, then snapshots; past the
+	// timeout it snapshots what it has (the rest stays in the WAL).
 	s.proc.drainThenStop(shutCtx)
-	if perr := <-procDone; perr != nil && err == nil {
+	var perr error
+	select {
+	case perr = <-procDone:
+	case <-shutCtx.Done():
+		stopProc()
+		perr = <-procDone
+	}
+	if perr != nil && err == nil {
 		err = fmt.Errorf("processor: %w", perr)
 	}
 	return err
