@@ -303,8 +303,12 @@ func BenchmarkUnused(b *testing.B) {
 	}
 	edges := g.Edges()
 	var rep *Report
+	cpu0, _ := processCPU()
 	for b.Loop() {
 		rep = Unused(w.eng, w.idx, edges)
+	}
+	if cpu1, ok := processCPU(); ok {
+		b.ReportMetric((cpu1-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	}
 	b.ReportMetric(float64(edges.Len()), "edges")
 	b.ReportMetric(float64(len(rep.Workloads)), "workloads")
@@ -323,6 +327,12 @@ func BenchmarkSuggest(b *testing.B) {
 		b.Fatal(err)
 	}
 	var sg *Suggestion
+	cpu0, _ := processCPU()
+	defer func() {
+		if cpu1, ok := processCPU(); ok {
+			b.ReportMetric((cpu1-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+		}
+	}()
 	for b.Loop() {
 		var err error
 		if sg, err = Suggest(w.inv, w.idx, w.eng, g.Edges(), SuggestOptions{PodNetworks: PodNetworks(bc.inv)}); err != nil {
