@@ -43,7 +43,8 @@ type processor struct {
 	seq      uint64 // last record processed
 	snapSeq  uint64 // position of the last snapshot
 	lastSnap time.Time
-	records  int // records since the last snapshot
+	records  int   // records since the last snapshot
+	bytes    int64 // their size
 
 	// stored is what the alert store holds of each alert, to write only
 	// changed alerts at snapshot time.
@@ -237,7 +238,8 @@ func (p *processor) finish(ctx context.Context) error {
 }
 
 func (p *processor) snapshotDue() bool {
-	return p.seq != p.snapSeq && (p.records >= p.s.opts.SnapshotRecords || p.s.opts.Now().Sub(p.lastSnap) >= p.s.opts.SnapshotInterval)
+	o := &p.s.opts
+	return p.seq != p.snapSeq && (p.records >= o.SnapshotRecords || p.bytes >= o.SnapshotBytes || o.Now().Sub(p.lastSnap) >= o.SnapshotInterval)
 }
 
 // drain processes up to chunkRecords records and reports whether it
@@ -254,6 +256,7 @@ func (p *processor) drain(ctx context.Context) (caughtUp bool, err error) {
 		// A missing sequence number is an Append that failed (never
 		// acknowledged): Replay shows every record acknowledged so far.
 		p.process(seq, raw)
+		p.bytes += int64(len(raw))
 		n++
 		if n >= chunkRecords || p.snapshotDue() {
 			return errChunk
@@ -425,7 +428,7 @@ func (p *processor) snapshot() error {
 	if err := s.store.SaveSnapshot(snap); err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
 	}
-	p.snapSeq, p.records, p.lastSnap = p.seq, 0, now
+	p.snapSeq, p.records, p.bytes, p.lastSnap = p.seq, 0, 0, now
 	if err := s.store.Release(p.seq); err != nil {
 		return fmt.Errorf("release WAL: %w", err)
 	}

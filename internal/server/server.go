@@ -24,11 +24,15 @@ const (
 	// DefaultMaxBodyBytes is the largest ingest body accepted: the API
 	// server's 10 MiB request limit plus slack for encoding overhead.
 	DefaultMaxBodyBytes = 10<<20 + 1<<20
-	// DefaultSnapshotInterval and DefaultSnapshotRecords: the processor
-	// saves a snapshot (and releases the WAL) after this long or this many
-	// records, whichever comes first.
+	// DefaultSnapshotInterval, DefaultSnapshotRecords and
+	// DefaultSnapshotBytes: the processor saves a snapshot (and releases
+	// the WAL) after this long, this many records or this many bytes of
+	// records, whichever comes first. The byte bound keeps the processed
+	// part of the WAL well below its bound (1 GiB by default) at high
+	// rates.
 	DefaultSnapshotInterval = 10 * time.Second
 	DefaultSnapshotRecords  = 2000
+	DefaultSnapshotBytes    = 128 << 20
 	// DefaultRetention is how long retained raw events are kept.
 	DefaultRetention = 7 * 24 * time.Hour
 	// DefaultMaxConcurrentIngest bounds the ingest requests read and
@@ -98,9 +102,11 @@ type Options struct {
 	// MaxConcurrentIngest bounds concurrent ingest requests
 	// (DefaultMaxConcurrentIngest).
 	MaxConcurrentIngest int
-	// SnapshotInterval and SnapshotRecords: see the defaults.
+	// SnapshotInterval, SnapshotRecords and SnapshotBytes: see the
+	// defaults.
 	SnapshotInterval time.Duration
 	SnapshotRecords  int
+	SnapshotBytes    int64
 	// DedupEntries is the size of one generation of the audit dedup set
 	// (DefaultDedupEntries).
 	DedupEntries int
@@ -161,6 +167,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.SnapshotRecords <= 0 {
 		opts.SnapshotRecords = DefaultSnapshotRecords
+	}
+	if opts.SnapshotBytes <= 0 {
+		opts.SnapshotBytes = DefaultSnapshotBytes
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetention
