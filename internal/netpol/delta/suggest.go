@@ -400,6 +400,7 @@ func groupTotals(gs []netpol.ReachGroup) (int, string) {
 	return pods, fmt.Sprintf("%d %s", len(cidrs), plural(len(cidrs), "CIDR", "CIDRs"))
 }
 
-// runningOrKnown: pods a workload's selector is computed from (any phase:
-// a finished CronJob pod still tells its template's labels).
+// selectable: the pods a workload's selector is computed from, in any
+// phase (a finished CronJob pod still tells its template's labels);
+// host-network pods are left out, since no policy selects them.
 func selectable(p *corev1.Pod) bool { return !p.Spec.HostNetwork }
