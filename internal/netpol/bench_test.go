@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -89,4 +90,23 @@ func BenchmarkCanConnect(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(i)/time.Since(start).Seconds(), "checks/s")
+}
+
+// BenchmarkReachScale is the scale table of docs/benchmarks.md: the full
+// reach report for 1k, 10k and 50k pods (policies and namespaces scaled in
+// the same proportion as the 10k cluster: one policy per five pods, one
+// namespace per fifty).
+func BenchmarkReachScale(b *testing.B) {
+	for _, n := range []int{1000, 10000, 50000} {
+		b.Run(strconv.Itoa(n)+"pods", func(b *testing.B) {
+			nss, pods, pols := genCluster(1, max(1, n/50), n, n/5)
+			var rep *ReachReport
+			b.ResetTimer()
+			for b.Loop() {
+				rep = New(nss, pods, pols, Options{}).Reach()
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/report")
+			b.ReportMetric(float64(rep.Stats.Classes), "classes")
+		})
+	}
 }
