@@ -3,6 +3,7 @@ package input
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"os"
 	"sync/atomic"
@@ -116,16 +117,20 @@ func (in *Events) AddFlows(paths []string, format string) error {
 }
 
 // AuditDedup drops an audit event already seen in another file (the same
-// file given twice, overlapping rotations). Bounded: two generations.
+// file given twice, overlapping rotations). Bounded: two generations of
+// 64-bit hashes (seeded per process, so IDs cannot be crafted to collide).
+// It keeps hashes, not the IDs: an ID string would keep its whole event's
+// decoded strings alive.
 type AuditDedup struct {
-	young, old map[string]struct{}
+	seed       maphash.Seed
+	young, old map[uint64]struct{}
 	limit      int
 	Dups       int64
 }
 
 // NewAuditDedup remembers up to 2*limit audit IDs.
 func NewAuditDedup(limit int) *AuditDedup {
-	return &AuditDedup{young: map[string]struct{}{}, old: map[string]struct{}{}, limit: limit}
+	return &AuditDedup{seed: maphash.MakeSeed(), young: map[uint64]struct{}{}, old: map[uint64]struct{}{}, limit: limit}
 }
 
 // Seen reports whether id was seen before (and remembers it).
@@ -133,18 +138,19 @@ func (d *AuditDedup) Seen(id string) bool {
 	if id == "" {
 		return false
 	}
-	if _, ok := d.young[id]; ok {
+	h := maphash.String(d.seed, id)
+	if _, ok := d.young[h]; ok {
 		d.Dups++
 		return true
 	}
-	if _, ok := d.old[id]; ok {
+	if _, ok := d.old[h]; ok {
 		d.Dups++
 		return true
 	}
 	if len(d.young) >= d.limit {
-		d.old, d.young = d.young, make(map[string]struct{}, d.limit)
+		d.old, d.young = d.young, make(map[uint64]struct{}, d.limit)
 	}
-	d.young[id] = struct{}{}
+	d.young[h] = struct{}{}
 	return false
 }
 
