@@ -3,10 +3,15 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/detect"
+	"github.com/kubedelta/kubedelta/internal/rbac"
 	"github.com/kubedelta/kubedelta/internal/server"
+	"github.com/kubedelta/kubedelta/internal/store"
 )
 
 // TestWebhookEndToEnd posts the example audit log as webhook batches to a
@@ -65,4 +70,57 @@ func TestWebhookEndToEnd(t *testing.T) {
 	}
 	b, _ := json.Marshal(st2)
 	t.Logf("stats: %s", b)
+}
+
+// TestInventoryChange swaps the inventory (new index and authorizer, as a
+// live inventory does when RBAC changes) half-way: the pipeline is rebuilt
+// around it and keeps its baseline and alerts, so the result is the same as
+// without the swap.
+func TestInventoryChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	lines := auditLines(t)
+	want, _ := reference(t, lines)
+	type inv struct {
+		idx   *cluster.Index
+		authz *rbac.Authorizer
+	}
+	var cur atomic.Pointer[inv]
+	idx, authz := inventory(t)
+	cur.Store(&inv{idx, authz})
+	ts := startServer(t, t.TempDir(), serverConfig{opts: server.Options{Inventory: func() (*cluster.Index, *rbac.Authorizer) {
+		c := cur.Load()
+		return c.idx, c.authz
+	}}})
+	bs := batches(lines, 400)
+	for i, b := range bs {
+		if i == len(bs)/2 {
+			ts.waitProcessed()
+			idx, authz := inventory(t)
+			cur.Store(&inv{idx, authz})
+		}
+		if code, body := ts.post(server.PathAudit, b); code != 200 {
+			t.Fatalf("batch %d: %d %s", i, code, body)
+		}
+	}
+	ts.waitProcessed()
+	ts.stop()
+	if !strings.Contains(ts.logs.String(), "pipeline rebuilt") {
+		t.Error("the inventory change did not rebuild the pipeline")
+	}
+	st, err := store.Open(ts.dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	got, err := st.ListAlerts(server.AlertFilter{IncludeAcked: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := alertSummary(got, func(a server.StoredAlert) detect.Alert { return a.Alert })
+	ws := alertSummary(want, func(a detect.Alert) detect.Alert { return a })
+	if d := diffLines(gs, ws); d != "" {
+		t.Errorf("alerts differ after an inventory change (+server -offline):\n%s", d)
+	}
 }

@@ -104,6 +104,7 @@ func batches(lines [][]byte, n int) [][]byte {
 
 type testServer struct {
 	t      testing.TB
+	dir    string
 	srv    *server.Server
 	st     *store.Store
 	base   string
@@ -149,7 +150,7 @@ func startServer(t testing.TB, dir string, cfg serverConfig) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{t: t, srv: srv, st: st, base: "http://" + ln.Addr().String(), client: &http.Client{Timeout: 30 * time.Second}, done: make(chan error, 1), logs: logs}
+	ts := &testServer{t: t, dir: dir, srv: srv, st: st, base: "http://" + ln.Addr().String(), client: &http.Client{Timeout: 30 * time.Second}, done: make(chan error, 1), logs: logs}
 	if cfg.tls != nil {
 		ts.base = "https://" + ln.Addr().String()
 		ts.client = cfg.client

@@ -178,6 +178,10 @@ var errChunk = errors.New("chunk done")
 
 // run processes records until ctx is cancelled or a stop is requested.
 func (p *processor) run(ctx context.Context) error {
+	if w := p.s.opts.WaitInventory; w != nil {
+		w(ctx)
+		p.refreshInventory()
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -345,6 +349,7 @@ func (p *processor) refreshInventory() {
 	}
 	np.Aggregator().OnNew(p.onNew)
 	p.pipe, p.index, p.authz = np, idx, authz
+	p.s.log.Debug("inventory changed: pipeline rebuilt", "position", p.seq)
 }
 
 // seen notes the time of a processed event for the lag gauge.

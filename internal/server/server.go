@@ -83,6 +83,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Inventory is the cluster inventory; nil means none.
 	Inventory Inventory
+	// WaitInventory, when set, is called by the processor before it
+	// processes anything and returns when the inventory is usable (a live
+	// inventory's first sync) or it gives up; ingest is served meanwhile
+	// (the WAL holds what arrives) and /readyz answers 503.
+	WaitInventory func(ctx context.Context)
 	// Detection tunes learning and noise; nil means detect.DefaultConfig().
 	Detection *detect.Config
 	// Baseline is the baseline to start from when no snapshot exists yet

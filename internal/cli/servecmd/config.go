@@ -80,8 +80,11 @@ type AuthConfig struct {
 type InventoryConfig struct {
 	// Cluster are files or directories of Kubernetes objects.
 	Cluster []string `json:"cluster,omitempty"`
-	// Kubeconfig selects a live cluster (not available yet).
+	// Kubeconfig watches a live cluster through this kubeconfig.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// InCluster watches the cluster kubedelta runs in, with its service
+	// account.
+	InCluster bool `json:"inCluster,omitempty"`
 }
 
 // DetectionConfig: detection tuning.
@@ -255,11 +258,14 @@ func (c *Config) validate() (*resolved, error) {
 			return fail("auth", "authentication is required: give --token-file (bearer tokens) or --client-ca (client certificates), or both")
 		}
 	}
-	if c.Inventory.Kubeconfig != "" {
-		if len(c.Inventory.Cluster) > 0 {
-			return fail("inventory", "give --cluster or --kubeconfig, not both")
+	sources := 0
+	for _, set := range []bool{len(c.Inventory.Cluster) > 0, c.Inventory.Kubeconfig != "", c.Inventory.InCluster} {
+		if set {
+			sources++
 		}
-		return fail("inventory.kubeconfig", "a live inventory from the API server is not available in this build yet: give --cluster with a dump of the cluster's objects (kubectl get -A -o yaml)")
+	}
+	if sources > 1 {
+		return fail("inventory", "give one of --cluster (files), --kubeconfig (a live cluster) or --in-cluster")
 	}
 	if c.Detection.Learn != "" {
 		if r.learn, err = detect.ParseDuration(c.Detection.Learn); err != nil {

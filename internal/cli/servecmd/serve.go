@@ -22,7 +22,6 @@ import (
 	"github.com/kubedelta/kubedelta/internal/cli/iostreams"
 	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/detect"
-	"github.com/kubedelta/kubedelta/internal/rbac"
 	"github.com/kubedelta/kubedelta/internal/server"
 	"github.com/kubedelta/kubedelta/internal/sink"
 	"github.com/kubedelta/kubedelta/internal/store"
@@ -85,7 +84,8 @@ authentication, on a loopback address only. docs/server.md is the reference.`,
 	f.StringVar(&c.TLS.ClientCAFile, "client-ca", "", "CA bundle (PEM) verifying client certificates, which then authenticate")
 	f.StringVar(&c.Auth.TokenFile, "token-file", "", "bearer tokens, one per line (kept hashed in memory, never logged)")
 	f.StringSliceVar(&c.Inventory.Cluster, "cluster", nil, "file or directory (recursive) of the cluster's objects: YAML or JSON, kind: List, .gz (repeatable)")
-	f.StringVar(&c.Inventory.Kubeconfig, "kubeconfig", "", "live inventory from this cluster (not available yet: use --cluster)")
+	f.StringVar(&c.Inventory.Kubeconfig, "kubeconfig", "", "live inventory: watch the cluster this kubeconfig points at")
+	f.BoolVar(&c.Inventory.InCluster, "in-cluster", false, "live inventory: watch the cluster kubedelta runs in, with its service account")
 	f.StringVar(&c.Detection.ConfigFile, "detection-config", "", "detection config (kubedelta.io/v1alpha1 DetectionConfig: allowlists, warm-up, rate limits)")
 	f.StringVar(&c.Detection.Learn, "learn", "", "learning window from the first event, e.g. 7d (default: the detection config's, else none)")
 	f.StringVar(&c.Detection.Baseline, "baseline", "", "saved baseline to start from when the store has none yet")
@@ -127,6 +127,7 @@ func (o *options) config(cmd *cobra.Command) (*Config, error) {
 	set("token-file", func() { cfg.Auth.TokenFile = c.Auth.TokenFile })
 	set("cluster", func() { cfg.Inventory.Cluster = c.Inventory.Cluster })
 	set("kubeconfig", func() { cfg.Inventory.Kubeconfig = c.Inventory.Kubeconfig })
+	set("in-cluster", func() { cfg.Inventory.InCluster = c.Inventory.InCluster })
 	set("detection-config", func() { cfg.Detection.ConfigFile = c.Detection.ConfigFile })
 	set("learn", func() { cfg.Detection.Learn = c.Detection.Learn })
 	set("baseline", func() { cfg.Detection.Baseline = c.Detection.Baseline })
@@ -205,14 +206,22 @@ func Run(ctx context.Context, cfg *Config, s iostreams.Streams) error {
 			return fmt.Errorf("--baseline: %w", err)
 		}
 	}
-	if len(cfg.Inventory.Cluster) > 0 {
+	var live *liveInventory
+	switch {
+	case len(cfg.Inventory.Cluster) > 0:
 		inv, err := cluster.Load(cfg.Inventory.Cluster, cluster.LoadOptions{Logger: log})
 		if err != nil {
 			return err
 		}
-		authz := rbac.NewAuthorizer(rbac.Objects{Roles: inv.Roles, ClusterRoles: inv.ClusterRoles,
-			RoleBindings: inv.RoleBindings, ClusterRoleBindings: inv.ClusterRoleBindings})
-		opts.Inventory = server.StaticInventory(cluster.NewIndex(inv), authz)
+		opts.Inventory = server.StaticInventory(cluster.NewIndex(inv), authorizer(inv))
+	case cfg.Inventory.Kubeconfig != "" || cfg.Inventory.InCluster:
+		if live, err = newLiveInventory(cfg.Inventory.Kubeconfig, log); err != nil {
+			return fmt.Errorf("live inventory: %w", err)
+		}
+		opts.Inventory = live.inventory()
+		opts.WaitInventory = live.waitSynced
+	default:
+		log.Warn("no cluster inventory (--cluster, --kubeconfig or --in-cluster): identities and addresses are not resolved to workloads, RBAC rules are not evaluated")
 	}
 	var disp *sink.Dispatcher
 	if len(r.sinks) > 0 {
@@ -250,6 +259,13 @@ func Run(ctx context.Context, cfg *Config, s iostreams.Streams) error {
 	wg.Go(func() { _ = st.Run(bg) })
 	if disp != nil {
 		wg.Go(func() { _ = disp.Run(bg) })
+	}
+	if live != nil {
+		wg.Go(func() {
+			if err := live.w.Run(bg); err != nil && bg.Err() == nil {
+				log.Error("live inventory stopped", "error", err)
+			}
+		})
 	}
 	log.Info("kubedelta serve starting", "listen", ln.Addr().String(), "dataDir", cfg.DataDir, "insecure", cfg.Insecure,
 		"sinks", len(r.sinks), "walMaxBytes", r.walMax, "sync", r.sync.String(), "retainEvents", string(r.retain))
