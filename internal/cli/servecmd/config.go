@@ -273,7 +273,10 @@ func (c *Config) validate() (*resolved, error) {
 		}
 	}
 	r.walMax = int64(c.Storage.WALMaxBytes)
-	if r.walMax != 0 && r.walMax < 16<<20 {
+	if r.walMax == 0 {
+		r.walMax = store.DefaultMaxWALBytes
+	}
+	if r.walMax < 16<<20 {
 		return fail("storage.walMaxBytes", "%d bytes is too small to hold a full webhook batch; use at least 16Mi", r.walMax)
 	}
 	if r.sync, err = store.ParseSyncPolicy(c.Storage.Sync); err != nil {
