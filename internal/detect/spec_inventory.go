@@ -231,14 +231,42 @@ func (d *specWorkloadDetector) image(s *State, t time.Time, ns, wl, subject, ima
 			Key:      "image " + repo,
 		})
 	case versions[ref.Version()] == nil:
+		// A new version of a known repository, rolled out by an identity
+		// whose baseline already deploys workloads in this namespace, is a
+		// routine release: recorded (info), not worth a look. Versions fold
+		// into one alert per workload and repository.
+		sev, score, why := Low, 10.0, ""
+		if specRoutineDeployer(s, subject, ns) {
+			sev, score, why = Info, 5, "; "+subject+" deploys here routinely"
+		}
 		emit(Alert{
-			Time: t, Rule: RuleImageFirstSeen, Category: CategoryImage, Severity: Low, Score: 10,
+			Time: t, Rule: RuleImageFirstSeen, Category: CategoryImage, Severity: sev, Score: score,
 			Subject: subject, Namespace: ns, Workload: wl,
 			Message: wl + " runs " + image + ": a version of " + repo + " never run in namespace " + ns +
-				" (" + strconv.Itoa(len(versions)) + " known versions)",
+				" (" + strconv.Itoa(len(versions)) + " known versions)" + why,
 			Evidence: []Evidence{ev},
 			MITRE:    []string{"T1525"},
-			Key:      "image " + repo + " " + ref.Version(),
+			Key:      "image " + repo + " new version",
 		})
 	}
+}
+
+// specRoutineDeployer reports whether subject's baseline has writes of
+// pod-template workloads in namespace ns.
+func specRoutineDeployer(s *State, subject, ns string) bool {
+	if subject == "" || s.Profiles == nil {
+		return false
+	}
+	sp := s.Profiles.Subject(subject)
+	if sp == nil {
+		return false
+	}
+	for k := range sp.Calls {
+		if k.Namespace == ns && k.APIGroup == "apps" && k.Subresource == "" &&
+			(k.Verb == "patch" || k.Verb == "update" || k.Verb == "create") &&
+			(k.Resource == "deployments" || k.Resource == "statefulsets" || k.Resource == "daemonsets") {
+			return true
+		}
+	}
+	return false
 }

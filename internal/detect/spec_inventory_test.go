@@ -52,6 +52,12 @@ func TestInventoryAudit(t *testing.T) {
 			req: wkBody(wkReq("alice", "update", "apps", "deployments", "fresh", "a"), deploy("a", "registry.example.com/b:1"))},
 		{name: "new tag", setup: wkShop, rule: RuleImageFirstSeen, sev: Low, message: "a version of registry.example.com/shop/api never run in namespace shop (1 known versions)",
 			req: wkBody(wkReq("alice", "patch", "apps", "deployments", "shop", "api"), `{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"registry.example.com/shop/api:1.5.0"}]}}}}`)},
+		// The same release by the identity that deploys here routinely.
+		{name: "new tag by a routine deployer", setup: func(s *State) {
+			wkShop(s)
+			s.Profiles.ObserveCall("ci", baseline.CallKey{Verb: "patch", APIGroup: "apps", Resource: "deployments", Namespace: "shop"}, "argocd", netip.Addr{}, wkNow.Add(-24*time.Hour))
+		}, rule: RuleImageFirstSeen, sev: Info, message: "ci deploys here routinely",
+			req: wkBody(wkReq("ci", "patch", "apps", "deployments", "shop", "api"), `{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"registry.example.com/shop/api:1.5.0"}]}}}}`)},
 		{name: "new repository", setup: wkShop, rule: RuleImageFirstSeen, sev: Medium, message: "repository docker.io/library/redis was never run in namespace shop",
 			req: wkBody(wkReq("alice", "update", "apps", "deployments", "shop", "web"), deploy("web", "redis:7"))},
 		{name: "unknown registry", setup: wkShop, rule: RuleImageUntrustedRegistry, sev: High, message: "from registry evil.example:5000, which no workload of the cluster pulled from",
