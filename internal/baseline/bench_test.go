@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kubedelta/kubedelta/internal/baseline"
+	"github.com/kubedelta/kubedelta/internal/cputime"
 	"github.com/kubedelta/kubedelta/internal/event"
 	"github.com/kubedelta/kubedelta/internal/source/audit"
 )
@@ -56,6 +57,7 @@ func BenchmarkDecodeAndBaseline(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	var u *baseline.APIUsage
 	events := 0
+	cpu0 := cputime.Now()
 	for b.Loop() {
 		u = baseline.NewAPIUsage()
 		dec := audit.NewDecoder(audit.Options{})
@@ -68,5 +70,8 @@ func BenchmarkDecodeAndBaseline(b *testing.B) {
 		events += n
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cputime.Now() - cpu0; cpu > 0 {
+		b.ReportMetric(float64(events)/cpu.Seconds(), "events/cpu-s")
+	}
 	b.ReportMetric(float64(u.Len()), "keys")
 }
