@@ -125,9 +125,10 @@ type StorageConfig struct {
 
 // ProcessingConfig: the processor.
 type ProcessingConfig struct {
-	SnapshotInterval string `json:"snapshotInterval,omitempty"`
-	SnapshotRecords  int    `json:"snapshotRecords,omitempty"`
-	DedupEntries     int    `json:"dedupEntries,omitempty"`
+	SnapshotInterval string   `json:"snapshotInterval,omitempty"`
+	SnapshotRecords  int      `json:"snapshotRecords,omitempty"`
+	SnapshotBytes    ByteSize `json:"snapshotBytes,omitempty"`
+	DedupEntries     int      `json:"dedupEntries,omitempty"`
 }
 
 // LimitsConfig: request limits.
@@ -299,6 +300,9 @@ func (c *Config) validate() (*resolved, error) {
 		if r.snapshotInterval, err = detect.ParseDuration(c.Processing.SnapshotInterval); err != nil || r.snapshotInterval <= 0 {
 			return fail("processing.snapshotInterval", "%q: want a positive duration such as 10s", c.Processing.SnapshotInterval)
 		}
+	}
+	if c.Processing.SnapshotBytes < 0 {
+		return fail("processing.snapshotBytes", "must not be negative")
 	}
 	if c.Processing.SnapshotRecords < 0 {
 		return fail("processing.snapshotRecords", "must not be negative")

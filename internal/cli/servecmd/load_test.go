@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,10 +36,14 @@ func TestLoad(t *testing.T) {
 	}
 	addr := freePort(t)
 	dir := t.TempDir()
-	args := []string{"--data-dir", dir, "--cluster", "../../../examples/cluster", "--listen", addr, "--insecure", "--log-level", "warn"}
-	if n := os.Getenv("KUBEDELTA_LOAD_SNAPSHOT_RECORDS"); n != "" {
+	level := os.Getenv("KUBEDELTA_LOAD_LOG")
+	if level == "" {
+		level = "warn"
+	}
+	args := []string{"--data-dir", dir, "--cluster", "../../../examples/cluster", "--listen", addr, "--insecure", "--log-level", level}
+	if n := os.Getenv("KUBEDELTA_LOAD_SNAPSHOT_BYTES"); n != "" {
 		f := dir + "/server.yaml"
-		if err := os.WriteFile(f, []byte("apiVersion: kubedelta.io/v1alpha1\nkind: ServerConfig\nprocessing:\n  snapshotRecords: "+n+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(f, []byte("apiVersion: kubedelta.io/v1alpha1\nkind: ServerConfig\nprocessing:\n  snapshotBytes: "+n+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		args = append(args, "--config", f)
@@ -97,4 +102,11 @@ func TestLoad(t *testing.T) {
 		t.Errorf("%.0f events/s end to end, below the %.0f required", perSec, min)
 	}
 	p.term()
+	if level == "debug" {
+		for _, l := range strings.Split(p.logs.String(), "\n") {
+			if strings.Contains(l, "snapshot saved") {
+				t.Log(l)
+			}
+		}
+	}
 }

@@ -190,6 +190,7 @@ func Run(ctx context.Context, cfg *Config, s iostreams.Streams) error {
 		MaxConcurrentIngest: cfg.Limits.MaxConcurrentIngest,
 		SnapshotInterval:    r.snapshotInterval,
 		SnapshotRecords:     cfg.Processing.SnapshotRecords,
+		SnapshotBytes:       int64(cfg.Processing.SnapshotBytes),
 		DedupEntries:        cfg.Processing.DedupEntries,
 		Retain:              r.retain,
 		Retention:           r.retention,
