@@ -111,7 +111,7 @@ type testServer struct {
 	client *http.Client
 	cancel context.CancelFunc
 	done   chan error
-	logs   *bytes.Buffer
+	logs   *lockedWriter
 }
 
 type serverConfig struct {
@@ -130,11 +130,10 @@ func startServer(t testing.TB, dir string, cfg serverConfig) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
+	logs := &lockedWriter{w: &bytes.Buffer{}}
 	opts := cfg.opts
 	opts.Store = st
-	lw := &lockedWriter{w: logs}
-	opts.Logger = slog.New(slog.NewTextHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Inventory == nil {
 		opts.Inventory = server.StaticInventory(inventory(t))
 	}
@@ -164,13 +163,19 @@ func startServer(t testing.TB, dir string, cfg serverConfig) *testServer {
 
 type lockedWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	w  *bytes.Buffer
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 // stop shuts the server down gracefully and closes the store (idempotent).

@@ -50,7 +50,7 @@ type proc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	logs *bytes.Buffer
+	logs *lockedBuffer
 	done chan error
 }
 
@@ -74,8 +74,8 @@ func startProc(t *testing.T, addr string, args ...string) *proc {
 	}
 	cmd := exec.Command(bin[0], append(bin[1:], args...)...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
-	p := &proc{t: t, cmd: cmd, base: "http://" + addr, logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	cmd.Stderr = &lockedBuffer{b: p.logs}
+	p := &proc{t: t, cmd: cmd, base: "http://" + addr, logs: &lockedBuffer{b: &bytes.Buffer{}}, done: make(chan error, 1)}
+	cmd.Stderr = p.logs
 	cmd.Stdout = io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -117,6 +117,12 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // kill sends SIGKILL and waits.
