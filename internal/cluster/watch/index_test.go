@@ -160,7 +160,7 @@ func TestPruneForgetsOldPods(t *testing.T) {
 	}
 }
 
-func (w *Watcher) specOf(t *testing.T, kind string) *kindSpec {
+func (w *Watcher) specOf(t testing.TB, kind string) *kindSpec {
 	t.Helper()
 	for _, ki := range w.informers {
 		if ki.spec.gvk.Kind == kind {

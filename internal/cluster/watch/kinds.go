@@ -21,11 +21,11 @@ import (
 
 // kindSpec describes one watched kind.
 type kindSpec struct {
-	slot     int    // position in store.objects
+	slot     int // position in store.objects
 	gvk      schema.GroupVersionKind
 	resource string // plural, as in RBAC rules: "pods"
 	goType   reflect.Type
-	informer func(informers.SharedInformerFactory) cache.SharedIndexInformer
+	informer func(factory) informer
 	// rebuild: changes call OnChange (the server derives its RBAC
 	// authorizer and policy engine from these kinds).
 	rebuild bool
@@ -38,47 +38,65 @@ type kindSpec struct {
 	fill func(inv *cluster.Inventory, objs map[objKey]any)
 }
 
-// The inventory's kinds, in the order Snapshot documents them. Secrets are
-// deliberately absent: their values must never reach kubedelta.
+// factory and informer shorten the kind table.
+type (
+	factory  = informers.SharedInformerFactory
+	informer = cache.SharedIndexInformer
+)
+
+// kindSpecs lists the inventory's kinds, in the order Snapshot documents
+// them; rebuild marks the kinds OnChange reports. Secrets are deliberately
+// absent: their values must never reach kubedelta.
 func kindSpecs() []*kindSpec {
 	specs := []*kindSpec{
-		spec[corev1.Namespace]("", "Namespace", "namespaces", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Core().V1().Namespaces().Informer() },
-			true, nil, func(i *cluster.Inventory) *[]corev1.Namespace { return &i.Namespaces }),
-		spec[corev1.ServiceAccount]("", "ServiceAccount", "serviceaccounts", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Core().V1().ServiceAccounts().Informer() },
-			false, nil, func(i *cluster.Inventory) *[]corev1.ServiceAccount { return &i.ServiceAccounts }),
-		spec[corev1.Node]("", "Node", "nodes", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Core().V1().Nodes().Informer() },
-			false, nodeChanged, func(i *cluster.Inventory) *[]corev1.Node { return &i.Nodes }),
-		spec[corev1.Pod]("", "Pod", "pods", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Core().V1().Pods().Informer() },
-			false, podChanged, func(i *cluster.Inventory) *[]corev1.Pod { return &i.Pods }),
-		spec[corev1.Service]("", "Service", "services", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Core().V1().Services().Informer() },
-			false, nil, func(i *cluster.Inventory) *[]corev1.Service { return &i.Services }),
-
-		spec[rbacv1.Role](rbacv1.GroupName, "Role", "roles", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Rbac().V1().Roles().Informer() },
-			true, nil, func(i *cluster.Inventory) *[]rbacv1.Role { return &i.Roles }),
-		spec[rbacv1.ClusterRole](rbacv1.GroupName, "ClusterRole", "clusterroles", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Rbac().V1().ClusterRoles().Informer() },
-			true, nil, func(i *cluster.Inventory) *[]rbacv1.ClusterRole { return &i.ClusterRoles }),
-		spec[rbacv1.RoleBinding](rbacv1.GroupName, "RoleBinding", "rolebindings", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Rbac().V1().RoleBindings().Informer() },
-			true, nil, func(i *cluster.Inventory) *[]rbacv1.RoleBinding { return &i.RoleBindings }),
-		spec[rbacv1.ClusterRoleBinding](rbacv1.GroupName, "ClusterRoleBinding", "clusterrolebindings", func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
-			return f.Rbac().V1().ClusterRoleBindings().Informer()
-		}, true, nil, func(i *cluster.Inventory) *[]rbacv1.ClusterRoleBinding { return &i.ClusterRoleBindings }),
-
-		spec[networkingv1.NetworkPolicy](networkingv1.GroupName, "NetworkPolicy", "networkpolicies", func(f informers.SharedInformerFactory) cache.SharedIndexInformer {
-			return f.Networking().V1().NetworkPolicies().Informer()
-		}, true, nil, func(i *cluster.Inventory) *[]networkingv1.NetworkPolicy { return &i.NetworkPolicies }),
-
-		spec[appsv1.Deployment](appsv1.GroupName, "Deployment", "deployments", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Apps().V1().Deployments().Informer() },
-			false, specChanged, func(i *cluster.Inventory) *[]appsv1.Deployment { return &i.Deployments }),
-		spec[appsv1.ReplicaSet](appsv1.GroupName, "ReplicaSet", "replicasets", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Apps().V1().ReplicaSets().Informer() },
-			false, specChanged, func(i *cluster.Inventory) *[]appsv1.ReplicaSet { return &i.ReplicaSets }),
-		spec[appsv1.StatefulSet](appsv1.GroupName, "StatefulSet", "statefulsets", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Apps().V1().StatefulSets().Informer() },
-			false, specChanged, func(i *cluster.Inventory) *[]appsv1.StatefulSet { return &i.StatefulSets }),
-		spec[appsv1.DaemonSet](appsv1.GroupName, "DaemonSet", "daemonsets", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Apps().V1().DaemonSets().Informer() },
-			false, specChanged, func(i *cluster.Inventory) *[]appsv1.DaemonSet { return &i.DaemonSets }),
-		spec[batchv1.Job](batchv1.GroupName, "Job", "jobs", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Batch().V1().Jobs().Informer() },
-			false, specChanged, func(i *cluster.Inventory) *[]batchv1.Job { return &i.Jobs }),
-		spec[batchv1.CronJob](batchv1.GroupName, "CronJob", "cronjobs", func(f informers.SharedInformerFactory) cache.SharedIndexInformer { return f.Batch().V1().CronJobs().Informer() },
-			false, specChanged, func(i *cluster.Inventory) *[]batchv1.CronJob { return &i.CronJobs }),
+		spec[corev1.Namespace]("", "Namespace", "namespaces", true, nil,
+			func(f factory) informer { return f.Core().V1().Namespaces().Informer() },
+			func(i *cluster.Inventory) *[]corev1.Namespace { return &i.Namespaces }),
+		spec[corev1.ServiceAccount]("", "ServiceAccount", "serviceaccounts", false, nil,
+			func(f factory) informer { return f.Core().V1().ServiceAccounts().Informer() },
+			func(i *cluster.Inventory) *[]corev1.ServiceAccount { return &i.ServiceAccounts }),
+		spec[corev1.Node]("", "Node", "nodes", false, nodeChanged,
+			func(f factory) informer { return f.Core().V1().Nodes().Informer() },
+			func(i *cluster.Inventory) *[]corev1.Node { return &i.Nodes }),
+		spec[corev1.Pod]("", "Pod", "pods", false, podChanged,
+			func(f factory) informer { return f.Core().V1().Pods().Informer() },
+			func(i *cluster.Inventory) *[]corev1.Pod { return &i.Pods }),
+		spec[corev1.Service]("", "Service", "services", false, nil,
+			func(f factory) informer { return f.Core().V1().Services().Informer() },
+			func(i *cluster.Inventory) *[]corev1.Service { return &i.Services }),
+		spec[rbacv1.Role](rbacv1.GroupName, "Role", "roles", true, nil,
+			func(f factory) informer { return f.Rbac().V1().Roles().Informer() },
+			func(i *cluster.Inventory) *[]rbacv1.Role { return &i.Roles }),
+		spec[rbacv1.ClusterRole](rbacv1.GroupName, "ClusterRole", "clusterroles", true, nil,
+			func(f factory) informer { return f.Rbac().V1().ClusterRoles().Informer() },
+			func(i *cluster.Inventory) *[]rbacv1.ClusterRole { return &i.ClusterRoles }),
+		spec[rbacv1.RoleBinding](rbacv1.GroupName, "RoleBinding", "rolebindings", true, nil,
+			func(f factory) informer { return f.Rbac().V1().RoleBindings().Informer() },
+			func(i *cluster.Inventory) *[]rbacv1.RoleBinding { return &i.RoleBindings }),
+		spec[rbacv1.ClusterRoleBinding](rbacv1.GroupName, "ClusterRoleBinding", "clusterrolebindings", true, nil,
+			func(f factory) informer { return f.Rbac().V1().ClusterRoleBindings().Informer() },
+			func(i *cluster.Inventory) *[]rbacv1.ClusterRoleBinding { return &i.ClusterRoleBindings }),
+		spec[networkingv1.NetworkPolicy](networkingv1.GroupName, "NetworkPolicy", "networkpolicies", true, nil,
+			func(f factory) informer { return f.Networking().V1().NetworkPolicies().Informer() },
+			func(i *cluster.Inventory) *[]networkingv1.NetworkPolicy { return &i.NetworkPolicies }),
+		spec[appsv1.Deployment](appsv1.GroupName, "Deployment", "deployments", false, specChanged,
+			func(f factory) informer { return f.Apps().V1().Deployments().Informer() },
+			func(i *cluster.Inventory) *[]appsv1.Deployment { return &i.Deployments }),
+		spec[appsv1.ReplicaSet](appsv1.GroupName, "ReplicaSet", "replicasets", false, specChanged,
+			func(f factory) informer { return f.Apps().V1().ReplicaSets().Informer() },
+			func(i *cluster.Inventory) *[]appsv1.ReplicaSet { return &i.ReplicaSets }),
+		spec[appsv1.StatefulSet](appsv1.GroupName, "StatefulSet", "statefulsets", false, specChanged,
+			func(f factory) informer { return f.Apps().V1().StatefulSets().Informer() },
+			func(i *cluster.Inventory) *[]appsv1.StatefulSet { return &i.StatefulSets }),
+		spec[appsv1.DaemonSet](appsv1.GroupName, "DaemonSet", "daemonsets", false, specChanged,
+			func(f factory) informer { return f.Apps().V1().DaemonSets().Informer() },
+			func(i *cluster.Inventory) *[]appsv1.DaemonSet { return &i.DaemonSets }),
+		spec[batchv1.Job](batchv1.GroupName, "Job", "jobs", false, specChanged,
+			func(f factory) informer { return f.Batch().V1().Jobs().Informer() },
+			func(i *cluster.Inventory) *[]batchv1.Job { return &i.Jobs }),
+		spec[batchv1.CronJob](batchv1.GroupName, "CronJob", "cronjobs", false, specChanged,
+			func(f factory) informer { return f.Batch().V1().CronJobs().Informer() },
+			func(i *cluster.Inventory) *[]batchv1.CronJob { return &i.CronJobs }),
 	}
 	for i, s := range specs {
 		s.slot = i
@@ -90,13 +108,13 @@ func kindSpecs() []*kindSpec {
 func spec[T any, P interface {
 	*T
 	metav1.Object
-}](group, kind, resource string, informer func(informers.SharedInformerFactory) cache.SharedIndexInformer,
-	rebuild bool, significant func(old, cur metav1.Object) bool, slice func(*cluster.Inventory) *[]T) *kindSpec {
+}](group, kind, resource string, rebuild bool, significant func(old, cur metav1.Object) bool,
+	inf func(factory) informer, slice func(*cluster.Inventory) *[]T) *kindSpec {
 	return &kindSpec{
 		gvk:         schema.GroupVersionKind{Group: group, Version: "v1", Kind: kind},
 		resource:    resource,
 		goType:      reflect.TypeFor[*T](),
-		informer:    informer,
+		informer:    inf,
 		rebuild:     rebuild,
 		significant: significant,
 		fill: func(inv *cluster.Inventory, objs map[objKey]any) {
