@@ -1,14 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/detect"
+	"github.com/kubedelta/kubedelta/internal/loadgen"
 	"github.com/kubedelta/kubedelta/internal/rbac"
 	"github.com/kubedelta/kubedelta/internal/server"
 	"github.com/kubedelta/kubedelta/internal/store"
@@ -123,4 +126,32 @@ func TestInventoryChange(t *testing.T) {
 	if d := diffLines(gs, ws); d != "" {
 		t.Errorf("alerts differ after an inventory change (+server -offline):\n%s", d)
 	}
+}
+
+// TestForgetByEventTime: with a short retention, alerts not seen for it
+// leave the live aggregator as event time advances, and recurring findings
+// are raised again; with the default retention the second day folds into
+// the first day's alerts.
+func TestForgetByEventTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tpl, err := loadgen.ReadTemplates(exampleAudit, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := func(retention time.Duration) int64 {
+		ts := startServer(t, t.TempDir(), serverConfig{opts: server.Options{Retention: retention}})
+		// Two passes over the example day, the second a day later.
+		if _, err := loadgen.Run(context.Background(), loadgen.Config{Target: ts.base, Events: 2 * int64(len(tpl)),
+			Templates: tpl, Concurrency: 1, Duration: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
+		return ts.waitProcessed().Alert.Total
+	}
+	long, short := raised(0), raised(time.Hour)
+	if short <= long {
+		t.Errorf("%d alerts raised with a 1h retention, %d with the default: forgotten alerts were not raised again", short, long)
+	}
+	t.Logf("alerts raised: %d with the default retention, %d with 1h", long, short)
 }

@@ -61,7 +61,11 @@ type processor struct {
 	}
 
 	lastEvent atomic.Int64 // Unix nanoseconds of the last processed event
-	procSeq   atomic.Uint64
+	// maxEvent is the latest event time processed (Unix nanoseconds), the
+	// clock of forgetting old alerts: event time, not wall time, so that
+	// replaying the same records always forgets at the same points.
+	maxEvent int64
+	procSeq  atomic.Uint64
 }
 
 // alertVersion is what changes when an aggregated alert repeats.
@@ -87,7 +91,12 @@ func newProcessor(s *Server) *processor {
 // Counter names in Snapshot.Counters that are not metrics.
 const (
 	stateLearnUntil = "state|learn_until_unix_nano"
+	stateMaxEvent   = "state|max_event_unix_nano"
 )
+
+// forgetEvery is how often, in event time, alerts not seen for the
+// retention leave the live aggregator.
+const forgetEvery = time.Hour
 
 // restore loads the snapshot (if any) and builds the pipeline on it.
 func (p *processor) restore() error {
@@ -118,6 +127,7 @@ func (p *processor) restore() error {
 		if v, ok := snap.Counters[stateLearnUntil]; ok && v != 0 {
 			cfg.LearnUntil = time.Unix(0, v).UTC()
 		}
+		p.maxEvent = snap.Counters[stateMaxEvent]
 		s.metrics.restore(snap.Counters)
 		aggState = snap.Aggregator
 		p.seq, p.snapSeq = snap.Seq, snap.Seq
@@ -354,8 +364,24 @@ func (p *processor) refreshInventory() {
 
 // seen notes the time of a processed event for the lag gauge.
 func (p *processor) seen(t time.Time) {
-	if !t.IsZero() {
-		p.lastEvent.Store(t.UnixNano())
+	if t.IsZero() {
+		return
+	}
+	ns := t.UnixNano()
+	p.lastEvent.Store(ns)
+	if ns <= p.maxEvent {
+		return
+	}
+	// Crossing an hour boundary of event time: forget the alerts not seen
+	// within the retention before it.
+	old := p.maxEvent
+	p.maxEvent = ns
+	if old == 0 || ns/int64(forgetEvery) == old/int64(forgetEvery) {
+		return
+	}
+	boundary := time.Unix(0, ns/int64(forgetEvery)*int64(forgetEvery))
+	if n := p.pipe.Aggregator().Forget(boundary.Add(-p.s.opts.Retention)); n > 0 {
+		p.s.log.Debug("forgot alerts not seen within the retention", "count", n, "before", boundary.Add(-p.s.opts.Retention))
 	}
 }
 
@@ -398,9 +424,6 @@ func (p *processor) snapshot() error {
 		return nil
 	}
 	start := time.Now()
-	if forgotten := p.pipe.Aggregator().Forget(now.Add(-s.opts.Retention)); forgotten > 0 {
-		s.log.Debug("forgot alerts not seen within the retention", "count", forgotten)
-	}
 	var changed []detect.Alert
 	cur := p.pipe.Alerts()
 	live := make(map[string]alertVersion, len(cur))
@@ -429,6 +452,7 @@ func (p *processor) snapshot() error {
 	if lu := p.cfg.LearnUntil; !lu.IsZero() {
 		counters[stateLearnUntil] = lu.UnixNano()
 	}
+	counters[stateMaxEvent] = p.maxEvent
 	snap := Snapshot{Seq: p.seq, Baseline: base.Bytes(), Aggregator: agg, Counters: counters, Dedup: p.dedup.marshal()}
 	if err := s.store.SaveSnapshot(snap); err != nil {
 		return fmt.Errorf("save snapshot: %w", err)
