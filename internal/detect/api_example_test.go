@@ -30,6 +30,7 @@ var apiUpdate = func() *bool {
 }()
 
 func apiUpdating() bool {
+	_ = apiUpdate // registered the flag when no other file did
 	f := flag.Lookup("update")
 	return f != nil && f.Value.String() == "true"
 }

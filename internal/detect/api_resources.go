@@ -53,16 +53,6 @@ func apiWorkloadResource(group, resource string) bool {
 	return false
 }
 
-// apiExecSubresource reports whether pods/sub runs or reaches a process in a
-// container.
-func apiExecSubresource(sub string) bool {
-	switch sub {
-	case "exec", "attach", "portforward":
-		return true
-	}
-	return false
-}
-
 // apiReview reports whether the request asks the API server what its caller
 // may do: kubectl auth can-i, and every permission enumerator.
 func apiReview(group, resource string) bool {

@@ -33,6 +33,7 @@ var wkUpdate = func() *bool {
 }()
 
 func wkUpdating() bool {
+	_ = wkUpdate // registered the flag when no other file did
 	f := flag.Lookup("update")
 	return f != nil && f.Value.String() == "true"
 }

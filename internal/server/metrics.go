@@ -167,29 +167,6 @@ func (h *histogram) observe(value string, v float64) {
 	}
 }
 
-// quantile estimates the q-quantile of one series from its buckets (the
-// upper bound of the bucket holding it), for logs and tests.
-func (h *histogram) quantile(value string, q float64) float64 {
-	h.mu.RLock()
-	s := h.series[value]
-	h.mu.RUnlock()
-	if s == nil || s.n.Load() == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(s.n.Load())))
-	var cum uint64
-	for i := range s.counts {
-		cum += s.counts[i].Load()
-		if cum >= rank {
-			if i < len(h.bounds) {
-				return h.bounds[i]
-			}
-			return math.Inf(1)
-		}
-	}
-	return math.Inf(1)
-}
-
 func (h *histogram) write(w *bufio.Writer) {
 	writeHeader(w, h.name, h.help, "histogram")
 	h.mu.RLock()

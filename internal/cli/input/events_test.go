@@ -22,7 +22,8 @@ func TestAuditDedup(t *testing.T) {
 	if d.Dups != 4 {
 		t.Errorf("Dups = %d, want 4", d.Dups)
 	}
-	if d.Seen("") || d.Seen("") {
+	d.Seen("")
+	if d.Seen("") {
 		t.Error("an empty ID is never a duplicate")
 	}
 	if len(d.young)+len(d.old) > 2*4 {

@@ -121,7 +121,6 @@ type Edges struct {
 	// edges (one per port and protocol) are chained through edgeStat.next.
 	// A 64-bit key keeps the per-flow lookup on the fast map path.
 	pairs    map[uint64]int32
-	keys     []EdgeKey
 	stats    []edgeStat
 	flows    int64
 	from, to int64

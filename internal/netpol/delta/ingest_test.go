@@ -17,14 +17,12 @@ func TestIngestResolvesEndpoints(t *testing.T) {
 	w := newWorld(shopCluster())
 	edges := w.ingest(shopFlows()...)
 	type want struct {
-		src, dst  string
-		srcKind   Kind
-		dstKind   Kind
-		port      uint16
-		flows     uint64
-		dropped   uint64
-		fromFlow  bool
-		dstIPSeen string
+		src, dst string
+		srcKind  Kind
+		dstKind  Kind
+		port     uint16
+		flows    uint64
+		dropped  uint64
 	}
 	tests := []want{
 		{src: "Deployment/shop/web", dst: "Deployment/data/db", srcKind: KindPod, dstKind: KindPod, port: 5432, flows: 4}, // three, and one of the pod gone

@@ -41,7 +41,6 @@ type obsAcc struct {
 	p        ObservedPeer
 	addrs    map[netip.Addr]bool
 	verdicts map[string]bool
-	pods     bool
 }
 
 func addObs(m map[obsKey]*obsAcc, peer *Endpoint, e *Edge, verdict string) {

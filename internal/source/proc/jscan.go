@@ -335,18 +335,3 @@ func (in *interner) bytes(b []byte) string {
 	}
 	return s
 }
-
-func (in *interner) str(s string) string {
-	if v, ok := in.m[s]; ok {
-		return v
-	}
-	if len(s) <= maxInternedLen {
-		if in.m == nil {
-			in.m = make(map[string]string, 256)
-		}
-		if len(in.m) < maxInterned {
-			in.m[s] = s
-		}
-	}
-	return s
-}
