@@ -318,6 +318,8 @@ current-context: webhook
 	p, err := e.run("kube-apiserver", c.apiserver,
 		"--etcd-servers", etcdURL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", fmt.Sprint(port),
+		// The kubernetes Service's endpoint cannot be a loopback address.
+		"--endpoint-reconciler-type", "none",
 		"--cert-dir", filepath.Join(e.dir, "apiserver-certs"),
 		"--tls-cert-file", filepath.Join(e.dir, "serving.crt"), "--tls-private-key-file", filepath.Join(e.dir, "serving.key"),
 		"--token-auth-file", filepath.Join(e.dir, "tokens.csv"),

@@ -14,7 +14,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${KUBEDELTA_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubedelta-e2e}
-version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/apiserver/go.mod")
+version=$(awk '!/=>/ { for (i = 1; i < NF; i++) if ($i == "k8s.io/kubernetes") { print $(i+1); exit } }' "$here/apiserver/go.mod")
 if [ -z "$version" ]; then
   echo "run.sh: no k8s.io/kubernetes version in $here/apiserver/go.mod" >&2
   exit 1
@@ -45,7 +45,9 @@ for bin in kube-apiserver kube-controller-manager; do
   if [ ! -x "$out" ]; then
     echo "run.sh: building $bin $version (once; about 25 minutes on 2 cores)"
     start=$(date +%s)
-    (cd "$here/apiserver" && go build -trimpath -o "$out.tmp" "k8s.io/kubernetes/cmd/$bin")
+    minor=${version#v1.}; minor=${minor%%.*}
+    ldflags="-X k8s.io/component-base/version.gitVersion=$version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+    (cd "$here/apiserver" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "k8s.io/kubernetes/cmd/$bin")
     mv "$out.tmp" "$out"
     echo "run.sh: built $bin in $(( $(date +%s) - start )) s"
   fi

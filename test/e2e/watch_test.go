@@ -143,9 +143,12 @@ func TestWatcher(t *testing.T) {
 	}
 
 	// (1c) Deleted, the pod still explains its address before the delete.
-	time.Sleep(1100 * time.Millisecond) // the start time has second precision
+	// The API server's timestamps (startTime, deletionTimestamp, which
+	// bound the pod's lifetime in the index) have second precision: keep
+	// more than a second on either side of the instant asked about.
+	time.Sleep(1100 * time.Millisecond)
 	beforeDelete := time.Now()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(1100 * time.Millisecond)
 	if err := c.CoreV1().Pods(ns).Delete(ctx, "web", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,6 +162,11 @@ func TestWatcher(t *testing.T) {
 	}
 	if w.Index() != idx {
 		t.Error("Index() changed: want one long-lived index")
+	}
+	for _, ch := range w.Changes() {
+		if ch.Namespace == ns {
+			t.Logf("change: %s %s %s/%s", ch.Op, ch.Kind, ch.Namespace, ch.Name)
+		}
 	}
 	if !slices.ContainsFunc(w.Changes(), func(ch watch.Change) bool {
 		return ch.Kind == "Pod" && ch.Namespace == ns && ch.Name == "web" && ch.Op == watch.OpDelete
