@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // TestIndexFollowsPodsAcrossDeleteAndIPReuse: the Index resolves an
@@ -169,4 +170,61 @@ func (w *Watcher) specOf(t testing.TB, kind string) *kindSpec {
 	}
 	t.Fatalf("no kind %s", kind)
 	return nil
+}
+
+// TestTombstones: a delete the watch missed arrives as a tombstone, with
+// the last known object or only its key. Either removes the object; a
+// tombstone of an older pod does not remove the newer pod that took its
+// name. The lifetime of a pod deleted while unobserved ends at its
+// deletionTimestamp when it has one.
+func TestTombstones(t *testing.T) {
+	base := time.Now().Add(-time.Hour)
+	w, _ := started(t, Options{})
+	spec := w.specOf(t, "Pod")
+	add := func(p *corev1.Pod) { w.upsert(spec, nil, p, false) }
+
+	// With the last known state, terminating since base+10m.
+	last := pod("a", "p1", "u1", "10.4.0.1", base)
+	last.DeletionTimestamp = &metav1.Time{Time: base.Add(10 * time.Minute)}
+	add(last)
+	w.remove(spec, cache.DeletedFinalStateUnknown{Key: "a/p1", Obj: last})
+	if _, ok := w.Index().Pod("a", "p1"); ok {
+		t.Error("p1 still current after its tombstone")
+	}
+	if _, ok := w.Index().PodAt(netip.MustParseAddr("10.4.0.1"), base.Add(11*time.Minute)); ok {
+		t.Error("p1 resolves after its deletionTimestamp")
+	}
+	if _, ok := w.Index().PodAt(netip.MustParseAddr("10.4.0.1"), base.Add(9*time.Minute)); !ok {
+		t.Error("p1 does not resolve before its deletionTimestamp")
+	}
+
+	// Key only.
+	add(pod("a", "p2", "u2", "10.4.0.2", base))
+	w.remove(spec, cache.DeletedFinalStateUnknown{Key: "a/p2"})
+	if _, ok := w.Index().Pod("a", "p2"); ok {
+		t.Error("p2 still current after a key-only tombstone")
+	}
+
+	// A late tombstone of an older pod under a reused name.
+	add(pod("a", "p3", "old", "10.4.0.3", base))
+	add(pod("a", "p3", "new", "10.4.0.4", base.Add(time.Minute)))
+	w.remove(spec, cache.DeletedFinalStateUnknown{Key: "a/p3", Obj: pod("a", "p3", "old", "10.4.0.3", base)})
+	if q, ok := w.Index().Pod("a", "p3"); !ok || q.UID != "new" {
+		t.Errorf("current p3 = %v, %v; want the new pod to survive the old one's tombstone", q, ok)
+	}
+	if !has(w.Snapshot().Pods, "a", "p3") {
+		t.Error("the new p3 left the snapshot")
+	}
+	if has(w.Snapshot().Pods, "a", "p1") || has(w.Snapshot().Pods, "a", "p2") {
+		t.Error("tombstoned pods still in the snapshot")
+	}
+}
+
+func has(pods []corev1.Pod, ns, name string) bool {
+	for i := range pods {
+		if pods[i].Namespace == ns && pods[i].Name == name {
+			return true
+		}
+	}
+	return false
 }
