@@ -18,7 +18,7 @@ func BenchmarkServe(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := startServer(b, b.TempDir(), serverConfig{opts: server.Options{SnapshotInterval: 10 * time.Second}})
+	ts := startServer(b, b.TempDir(), serverConfig{opts: server.Options{SnapshotInterval: 10 * time.Second}, quiet: true})
 	// Warm up (and learn the baseline) on one pass over the templates.
 	if _, err := loadgen.Run(context.Background(), loadgen.Config{Target: ts.base, Events: int64(len(tpl)), Templates: tpl}); err != nil {
 		b.Fatal(err)
@@ -26,7 +26,7 @@ func BenchmarkServe(b *testing.B) {
 	ts.waitProcessed()
 	before := ts.stats().Audit.Accepted
 	b.ResetTimer()
-	r, err := loadgen.Run(context.Background(), loadgen.Config{Target: ts.base, Events: int64(b.N) * 400, Templates: tpl, Duration: time.Hour})
+	r, err := loadgen.Run(context.Background(), loadgen.Config{Target: ts.base, Events: int64(b.N) * 400, Templates: tpl, Duration: time.Hour, Concurrency: 16})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -120,6 +120,8 @@ type serverConfig struct {
 	// tls serves HTTPS; client is then the client to use.
 	tls    *tls.Config
 	client *http.Client
+	// quiet logs at Info instead of Debug.
+	quiet bool
 }
 
 // startServer runs a real server (real store, real listener on 127.0.0.1:0)
@@ -133,7 +135,11 @@ func startServer(t testing.TB, dir string, cfg serverConfig) *testServer {
 	logs := &lockedWriter{w: &bytes.Buffer{}}
 	opts := cfg.opts
 	opts.Store = st
-	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelDebug
+	if cfg.quiet {
+		level = slog.LevelInfo
+	}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
 	if opts.Inventory == nil {
 		opts.Inventory = server.StaticInventory(inventory(t))
 	}
