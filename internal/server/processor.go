@@ -159,9 +159,9 @@ func (p *processor) restore() error {
 	p.dec = newDecoders(s.log)
 	p.procSeq.Store(p.seq)
 	p.lastSnap = s.opts.Now()
-	bytes, recs := s.store.Pending()
+	pendingBytes, pendingRecs := s.store.Pending()
 	s.log.Info("processing state restored", "snapshot", ok, "walPosition", p.seq,
-		"alerts", p.pipe.Aggregator().Len(), "pendingRecords", recs, "pendingBytes", bytes)
+		"alerts", p.pipe.Aggregator().Len(), "pendingRecords", pendingRecs, "pendingBytes", pendingBytes)
 	return nil
 }
 
@@ -170,10 +170,11 @@ func (p *processor) onNew(a detect.Alert) {
 	s := p.s
 	s.metrics.alerts.with(a.Category, a.Severity.String()).Add(1)
 	p.cur.raised = true
+	// Stored now for the query API; p.stored does not record it, so the
+	// next snapshot writes it again with its ranked score (as Alerts
+	// ranks it) and whatever repeats it had by then.
 	if err := s.store.PutAlerts([]detect.Alert{a}); err != nil {
 		s.log.Error("storing a new alert failed; it is stored again at the next snapshot", "id", a.ID, "rule", a.Rule, "error", err)
-	} else {
-		p.stored[a.ID] = versionOf(&a)
 	}
 	if p.cur.replaying && p.known[a.ID] {
 		return // raised and sent before the crash
