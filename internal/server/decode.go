@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kubedelta/kubedelta/internal/analyze"
 	"github.com/kubedelta/kubedelta/internal/event"
 	"github.com/kubedelta/kubedelta/internal/source/audit"
 	"github.com/kubedelta/kubedelta/internal/source/flow"
@@ -200,7 +201,8 @@ func errorMessage(err error) string {
 // decoders are the processor's decoders, long-lived so that they reuse
 // their buffers and interned strings. The audit decoder delivers every
 // stage: the stage filter and deduplication are the processor's, so that
-// they survive restarts.
+// they survive restarts. It keeps only the bodies the pipeline judges
+// (analyze.WantBody), as `kubedelta analyze` does.
 type decoders struct {
 	audit *audit.Decoder
 	flows map[string]*flow.Decoder
@@ -210,7 +212,7 @@ type decoders struct {
 
 func newDecoders(log *slog.Logger) decoders {
 	return decoders{
-		audit: audit.NewDecoder(audit.Options{AllStages: true, KeepObjects: true}),
+		audit: audit.NewDecoder(audit.Options{AllStages: true, KeepObjects: true, KeepObjectsOf: analyze.WantBody}),
 		flows: map[string]*flow.Decoder{},
 		exec:  map[string]*proc.Decoder{},
 		log:   log,

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/kubedelta/kubedelta/internal/analyze"
 	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/detect"
 	"github.com/kubedelta/kubedelta/internal/loadgen"
@@ -154,4 +156,23 @@ func TestForgetByEventTime(t *testing.T) {
 		t.Errorf("%d alerts raised with a 1h retention, %d with the default: forgotten alerts were not raised again", short, long)
 	}
 	t.Logf("alerts raised: %d with the default retention, %d with 1h", long, short)
+}
+
+// TestDefaultDetectorsAreTheCLIs: the server runs the rules `kubedelta
+// analyze` runs, no more, no fewer.
+func TestDefaultDetectorsAreTheCLIs(t *testing.T) {
+	rules := func(ds []detect.Detector) []string {
+		var out []string
+		for _, d := range ds {
+			for _, r := range d.Rules() {
+				out = append(out, r.ID)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	got, want := rules(server.DefaultDetectors(nil)), rules(analyze.DefaultDetectors())
+	if !slices.Equal(got, want) || len(got) == 0 {
+		t.Errorf("server rules %v, analyze rules %v", got, want)
+	}
 }

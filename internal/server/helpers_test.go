@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/kubedelta/kubedelta/internal/analyze"
-	"github.com/kubedelta/kubedelta/internal/baseline"
 	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/detect"
 	"github.com/kubedelta/kubedelta/internal/event"
@@ -276,9 +275,9 @@ func (ts *testServer) alerts(query string) []server.StoredAlert {
 func reference(t testing.TB, lines [][]byte) ([]detect.Alert, audit.Stats) {
 	t.Helper()
 	idx, authz := inventory(t)
-	p := analyze.New(analyze.Options{Index: idx, Authorizer: authz, Detectors: server.DefaultDetectors(nil),
-		ExternalV4Bits: detect.DefaultNetV4Bits, ExternalV6Bits: detect.DefaultNetV6Bits, ArgShape: baseline.ArgShape})
-	dec := audit.NewDecoder(audit.Options{KeepObjects: true})
+	// Exactly what `kubedelta analyze` builds (internal/cli/analyzecmd).
+	p := analyze.New(analyze.Options{Index: idx, Authorizer: authz, Detectors: analyze.DefaultDetectors(), ArgShape: analyze.ArgShape})
+	dec := audit.NewDecoder(audit.Options{KeepObjects: true, KeepObjectsOf: analyze.WantBody})
 	var all bytes.Buffer
 	for _, l := range lines {
 		all.Write(l)

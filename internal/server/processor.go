@@ -136,7 +136,7 @@ func (p *processor) restore() error {
 	p.cfg = &cfg
 	p.pipe = analyze.New(analyze.Options{
 		Config: p.cfg, Baseline: prof, Index: p.index, Authorizer: p.authz, Detectors: s.opts.Detectors,
-		ExternalV4Bits: externalV4Bits, ExternalV6Bits: externalV6Bits, ArgShape: baseline.ArgShape,
+		ArgShape: analyze.ArgShape,
 	})
 	if aggState != nil {
 		if err := p.pipe.Aggregator().RestoreState(aggState); err != nil {
@@ -352,7 +352,7 @@ func (p *processor) refreshInventory() {
 	}
 	np := analyze.New(analyze.Options{
 		Config: p.cfg, Baseline: p.pipe.Profiles(), Index: idx, Authorizer: authz, Detectors: p.s.opts.Detectors,
-		ExternalV4Bits: externalV4Bits, ExternalV6Bits: externalV6Bits, ArgShape: baseline.ArgShape,
+		ArgShape: analyze.ArgShape,
 	})
 	if err := np.Aggregator().RestoreState(state); err != nil {
 		p.s.log.Error("inventory changed but the pipeline could not be rebuilt", "error", err)

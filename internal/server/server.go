@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/kubedelta/kubedelta/internal/analyze"
 	"github.com/kubedelta/kubedelta/internal/baseline"
 	"github.com/kubedelta/kubedelta/internal/cluster"
 	"github.com/kubedelta/kubedelta/internal/detect"
@@ -207,23 +208,18 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// DefaultDetectors returns every detector kubedelta has (API and RBAC
-// behaviour, object specs and inventory novelty, network, processes), the
-// set `kubedelta analyze` runs.
+// DefaultDetectors returns the detectors `kubedelta analyze` runs
+// (analyze.DefaultDetectors: API and RBAC behaviour, object specs and
+// inventory novelty, network, processes), with the same options, plus log
+// a logger for the warnings of the stateful ones (a state bound reached).
 func DefaultDetectors(log *slog.Logger) []detect.Detector {
 	var out []detect.Detector
 	out = append(out, detect.APIDetectors(detect.APIOptions{Logger: log})...)
 	out = append(out, detect.SpecDetectors(detect.SpecOptions{Logger: log})...)
-	out = append(out, detect.NetworkDetectors(detect.NetOptions{V4Bits: externalV4Bits, V6Bits: externalV6Bits})...)
+	out = append(out, detect.NetworkDetectors(detect.NetOptions{})...)
+	out = append(out, detect.ProcessDetectors(detect.ProcOptions{ArgShape: analyze.ArgShape})...)
 	return out
 }
-
-// The prefix lengths external addresses are grouped by, shared by the
-// network baseline and the network detectors (they must agree).
-const (
-	externalV4Bits = detect.DefaultNetV4Bits
-	externalV6Bits = detect.DefaultNetV6Bits
-)
 
 // Handler returns the HTTP handler (every endpoint, authentication
 // included).
