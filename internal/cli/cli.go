@@ -101,6 +101,6 @@ has never been seen before.`,
 		}
 	}
 	root.AddCommand(democmd.NewCommand(s), newVersionCommand(s), rbaccmd.NewCommand(s), netpolcmd.NewCommand(s),
-		analyzecmd.NewCommand(s), simcmd.NewCommand(s), servecmd.NewCommand(s), newDocsCommand(s))
+		analyzecmd.NewCommand(s), simcmd.NewCommand(s), servecmd.NewCommand(s), servecmd.NewLoadgenCommand(s), newDocsCommand(s))
 	return root
 }
